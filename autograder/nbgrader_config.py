@@ -1,0 +1,29 @@
+"""nbgrader configuration of the course (the course root is this folder).
+
+Run nbgrader from this folder, e.g. ``cd autograder && nbgrader generate_assignment lab02_dense_autoencoder``,
+or use ``course-grade`` from anywhere.
+"""
+
+import os
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+from course.feedback import HideHiddenTestOutputs
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "autoencoders"
+
+# A cell that imports TensorFlow or trains a small model takes longer than nbgrader's 30 s.
+c.Execute.timeout = 300
+
+# A student who deletes a test cell must not escape it: put it back from the gradebook.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows the student's results, never the hidden tests: not their source
+# (ClearHiddenTests) and not the tracebacks or prints that quote them (course.feedback).
+c.GenerateFeedback.preprocessors = [
+    GetGrades, HideHiddenTestOutputs, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
+]

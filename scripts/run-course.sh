@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install what is missing, then start JupyterLab on the course (extra arguments go to jupyter lab).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$COURSE_ROOT"
+args=(--notebook-dir="$COURSE_ROOT")
+[ "$(id -u)" = 0 ] && args+=(--allow-root)
+say "starting JupyterLab: open lectures/ for the lectures, labs/ for the labs"
+exec jupyter lab "${args[@]}" "$@"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install what is missing (with the dev tools), then run the whole test suite offline.
+# Extra arguments go to pytest, e.g. `bash scripts/test-course.sh -k data`.
+set -euo pipefail
+export COURSE_EXTRAS="${COURSE_EXTRAS:-cpu,lab,dev}"
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$COURSE_ROOT"
+export CI="${CI:-true}"  # notebooks run at the small CI budget
+say "running the tests"
+exec python -m pytest -n "${COURSE_TEST_WORKERS:-2}" "$@"
