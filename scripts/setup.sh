@@ -47,7 +47,8 @@ fi
 # Reinstall only when pyproject.toml changed or an extra is asked for that is not installed.
 stamp="$VENV/.course-install-stamp"
 hash="$(sha256sum < "$COURSE_ROOT/pyproject.toml" | cut -d" " -f1)"
-read -r old_hash old_extras < "$stamp" 2>/dev/null || true
+old_hash="" old_extras=""
+[ -f "$stamp" ] && read -r old_hash old_extras < "$stamp"
 union="$EXTRAS"
 if [ "${old_hash:-}" = "$hash" ]; then
     union="$(printf '%s\n' ${old_extras//,/ } ${EXTRAS//,/ } | sort -u | paste -sd, -)"
