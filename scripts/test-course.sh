@@ -3,6 +3,7 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test-course.sh -k data`.
 set -euo pipefail
 export COURSE_EXTRAS="${COURSE_EXTRAS:-cpu,lab,dev}"
+export COURSE_APT_EXTRA="${COURSE_APT_EXTRA:-chromium}"  # the browser tests drive Debian's Chromium
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$COURSE_ROOT"
 export CI="${CI:-true}"  # notebooks run at the small CI budget

@@ -64,3 +64,10 @@ def course_copy(tmp_path: Path) -> Path:
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
     shutil.copytree(COURSE_ROOT / "source", root / "source")
     return root
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell a failure."""
+    outcome = yield
+    setattr(item, f"rep_{outcome.get_result().when}", outcome.get_result())
