@@ -8,4 +8,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$COURSE_ROOT"
 export CI="${CI:-true}"  # notebooks run at the small CI budget
 say "running the tests"
-exec python -m pytest -n "${COURSE_TEST_WORKERS:-2}" "$@"
+# loadgroup: the browser tests share one JupyterLab server, on one worker
+exec python -m pytest -n "${COURSE_TEST_WORKERS:-2}" --dist loadgroup "$@"
