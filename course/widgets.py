@@ -24,6 +24,7 @@ class SliderFigure:
         self.output = widgets.Output()
         with plt.ioff():
             self.figure: Figure = plt.figure(figsize=figsize)
+        plt.close(self.figure)  # out of pyplot's list, or the inline backend re-shows it later
         for slider in sliders.values():
             slider.observe(lambda _change: self.update(), names="value")
         self.update()
