@@ -32,8 +32,10 @@ SHOTS = ARTIFACTS / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SETTINGS = {
-    # render every cell, so that the page holds all outputs at once
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    # render every cell, so that the page holds all outputs at once; start the notebook's
+    # kernel without asking (the "Select Kernel" dialog otherwise races the first click)
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none", "autoStartDefaultKernel": True},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
 }
 
@@ -107,9 +109,14 @@ def open_notebook(page, server, path: str) -> None:
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     ready = ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Dialog-header"
     page.wait_for_selector(ready, timeout=60_000)
-    if page.locator(".jp-Dialog-header", has_text="Select Kernel").count():
-        page.click(".jp-Dialog-button:has-text('Select')")  # the notebook's own kernel, python3
+    accept_kernel_dialog(page)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def accept_kernel_dialog(page) -> None:
+    """Answer JupyterLab's "Select Kernel" dialog, if shown, with the notebook's own kernel."""
+    if page.locator(".jp-Dialog-header", has_text="Select Kernel").count():
+        page.click(".jp-Dialog-button:has-text('Select')")
 
 
 def run_all(page, timeout_s: int = 240) -> list[str]:
@@ -120,6 +127,7 @@ def run_all(page, timeout_s: int = 240) -> list[str]:
     deadline, quiet = time.monotonic() + timeout_s, 0
     while time.monotonic() < deadline:
         time.sleep(1)
+        accept_kernel_dialog(page)
         prompts = page.locator(f"{NOTEBOOK} .jp-CodeCell .jp-InputPrompt").all_inner_texts()
         idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
         started = any(re.search(r"\[\d+\]", p) for p in prompts)
