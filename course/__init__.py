@@ -2,13 +2,23 @@
 
 Modules, in lecture order of use:
 
-* :mod:`course.runtime` -- device, seeds, budget, the banner (``setup``);
-* :mod:`course.data`    -- Fashion-MNIST, MNIST and digits loaders;
-* :mod:`course.pca`     -- PCA as a linear encoder;
-* :mod:`course.models`  -- the lecture's Keras autoencoders;
-* :mod:`course.metrics` -- reconstruction error, PSNR, compression factor;
-* :mod:`course.plots`   -- originals over reconstructions, grids, curves;
-* :mod:`course.checks`  -- self-checks shared by the labs' visible and hidden tests.
+* :mod:`course.runtime`     -- device, seeds, budget, the banner (``setup``);
+* :mod:`course.data`        -- Fashion-MNIST, MNIST and digits loaders;
+* :mod:`course.geometry`    -- the curse of dimensionality in numbers;
+* :mod:`course.pca`         -- PCA as a linear encoder;
+* :mod:`course.models`      -- the lecture's Keras autoencoders;
+* :mod:`course.metrics`     -- reconstruction error, PSNR, compression factor;
+* :mod:`course.plots`       -- originals over reconstructions, grids, curves;
+* :mod:`course.widgets`     -- sliders that redraw a figure;
+* :mod:`course.latent`      -- the 2-D latent space and its explorer;
+* :mod:`course.corruptions` -- noise, watermarks, masks, grey images;
+* :mod:`course.denoising`   -- denoising and colorization figures;
+* :mod:`course.anomaly`     -- thresholds, precision, recall, ROC;
+* :mod:`course.detection`   -- anomaly-detection figures and threshold slider;
+* :mod:`course.compression` -- JPEG/PNG against autoencoder codes;
+* :mod:`course.results`     -- the course's results table;
+* :mod:`course.checks`      -- self-checks shared by the labs' visible and hidden tests;
+* :mod:`course.feedback`, :mod:`course.grading` -- the instructor's grading pipeline.
 """
 
 import os
