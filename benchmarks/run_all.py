@@ -52,7 +52,9 @@ def load(tag: str) -> dict | None:
 
 def table(header: list[str], rows: list[list[object]]) -> str:
     def fmt(v: object) -> str:
-        return f"{v:,.3g}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return str(v)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
