@@ -106,6 +106,9 @@ def page(browser, request):
 def open_notebook(page, server, path: str) -> None:
     url, _ = server
     page.goto(url.format(path=path) + "&reset")  # a fresh workspace: only this notebook
+    # JupyterLab answers ?reset by reloading the page without it: wait for that reload, or a
+    # click can land on the page that is about to go away (seen on a cold CI machine)
+    page.wait_for_url(lambda u: "reset" not in u, timeout=60_000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     ready = ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Dialog-header"
     page.wait_for_selector(ready, timeout=60_000)
@@ -122,19 +125,27 @@ def accept_kernel_dialog(page) -> None:
 def run_all(page, timeout_s: int = 240) -> list[str]:
     """Run > Run All Cells, then wait until nothing is queued or running (JupyterLab stops
     at the first error, as a student sees it). Returns the cells' prompts."""
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    deadline, quiet = time.monotonic() + timeout_s, 0
+    start = time.monotonic()
+    deadline, quiet, clicks, clicked_at = start + timeout_s, 0, 0, -1e9
     while time.monotonic() < deadline:
+        prompts = page.locator(f"{NOTEBOOK} .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        started = any(re.search(r"\[(\d+|\*)\]", p) for p in prompts)
+        if not started and clicks < 3 and time.monotonic() - clicked_at > 30:
+            # nothing queued 30 s after a click: the click did not reach the notebook; again
+            page.locator(f"{NOTEBOOK} .jp-Cell").first.click()  # make this notebook current
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            clicks, clicked_at = clicks + 1, time.monotonic()
         time.sleep(1)
         accept_kernel_dialog(page)
-        prompts = page.locator(f"{NOTEBOOK} .jp-CodeCell .jp-InputPrompt").all_inner_texts()
         idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
-        started = any(re.search(r"\[\d+\]", p) for p in prompts)
-        quiet = quiet + 1 if idle and started and not any("*" in p for p in prompts) else 0
+        done = started and not any("*" in p for p in prompts)
+        quiet = quiet + 1 if idle and done else 0
         if quiet >= 3:
             return prompts
-    pytest.fail(f"cells still running after {timeout_s} s: {prompts}")
+    dialogs = page.locator(".jp-Dialog").all_inner_texts()
+    pytest.fail(f"cells not done {timeout_s} s after {clicks} click(s) on Run All Cells: "
+                f"{prompts}; dialogs on screen: {dialogs}")
 
 
 def save_and_read(page, server, path: str) -> dict:
