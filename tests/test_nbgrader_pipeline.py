@@ -9,7 +9,7 @@ from course.grading import nbgrader
 from tests.submissions import submission, write_submission
 
 LAB = "lab02_dense_autoencoder"
-POINTS = {"ex1_test": 3, "ex2_test": 2, "ex3_test": 1}
+POINTS = {"ex1_test": 3, "ex2_test": 2, "ex3_test": 1, "ex4_test": 2, "ex5_test": 1}
 WRONG_FACTOR = '''def compression_factor(input_dim: int, code_size: int) -> float:
     return code_size / input_dim  # upside down
 '''

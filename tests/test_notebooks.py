@@ -76,3 +76,24 @@ def test_released_lab_is_up_to_date(lab, course_copy, tmp_path):
     assert "BEGIN SOLUTION" not in committed.read_text()
     assert "HIDDEN TESTS" not in committed.read_text()
     nbformat.validate(nbformat.read(committed, as_version=4))
+
+
+@pytest.mark.parametrize("lab", lab_names())
+def test_released_lab_contains_no_solution(lab):
+    """No line written between the solution or hidden-test markers reaches the students."""
+    source = json.loads((COURSE_ROOT / "source" / lab / f"{lab}.ipynb").read_text())
+    released = json.loads((LABS / f"{lab}.ipynb").read_text())
+    released_lines = {line.strip() for c in released["cells"] for line in "".join(c["source"]).splitlines()}
+    assert not any("BEGIN SOLUTION" in line or "HIDDEN TESTS" in line for line in released_lines)
+    secret, inside = [], False
+    for cell in source["cells"]:
+        for line in "".join(cell["source"]).splitlines():
+            if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                secret.append(line.strip())
+    assert secret, "the source has no solution to check"
+    shown = [line for line in secret if line in released_lines]
+    assert not shown, f"labs/{lab}.ipynb shows solution or hidden-test lines: {shown}"
