@@ -22,6 +22,9 @@ c.Execute.timeout = 300
 # A student who deletes a test cell must not escape it: put it back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
 
+# `course-grade autograde` adds, per student: the sandboxed kernel (Execute.kernel_name,
+# KernelManager.transport = "ipc") and, if given, --cell-timeout (see course/sandbox.py).
+
 # Feedback shows the student's results, never the hidden tests: not their source
 # (ClearHiddenTests) and not the tracebacks or prints that quote them (course.feedback).
 c.GenerateFeedback.preprocessors = [
