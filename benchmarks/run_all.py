@@ -128,8 +128,9 @@ def main() -> None:
         if not args.skip_cpu_course:
             run("course_time", "--budget", "cpu")
         run("feedback_latency")
-        run("quality")
+        run("autograde_time")
         run("grading_throughput")
+        run("quality")
     sections = [
         "# Benchmarks\n",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU. "
@@ -140,8 +141,13 @@ def main() -> None:
         course_section(load("course_time-budget-ci"), load("course_time-budget-cpu")),
         "## 3. Student feedback latency\n",
         latency_section(load("feedback_latency") or {"error": "not run"}),
-        "## 4. Grading throughput\n",
+        "## 4. Grading\n",
+        "### One submission per lab, plain `nbgrader autograde`\n",
+        autograde_section(load("autograde_time")),
+        "### A class: `course-grade autograde` against serial `nbgrader autograde`\n",
         grading_section(load("grading_throughput")),
+        "### Seeded wrong answers caught (from the test suite)\n",
+        wrong_answers_section(),
         "## 5. Quality\n",
         quality_section(load("quality")),
         "## GPU\n",
@@ -151,11 +157,50 @@ def main() -> None:
     print(f"wrote {REPORT}", file=sys.stderr)
 
 
+def autograde_section(r: dict | None) -> str:
+    if not r or "error" in r:
+        return "Not run." if not r else f"Failed: ```{r['error'][-500:]}```"
+    rows = [[lab, v["wall_seconds"], v["cpu_seconds"], f"{v['score']:g}/{v['max_score']:g}",
+             "yes" if v["wall_seconds"] < r["limit_seconds"] else "**no**"] for lab, v in r["labs"].items()]
+    return ("The solved notebook of each lab, graded alone at the grading budget (nbgrader's own "
+            "start-up included).\n\n"
+            + table(["lab", "wall (s)", "CPU (core-s)", "score", f"under {r['limit_seconds']} s"], rows))
+
+
 def grading_section(r: dict | None) -> str:
     if not r or "error" in r:
         return "Not run." if not r else f"Failed: ```{r['error'][-500:]}```"
-    return "```json\n" + json.dumps({k: v for k, v in r.items() if k != "benchmark_seconds"},
-                                     indent=1) + "\n```"
+    rows = [
+        ["wall time (s)", r["serial_seconds"], r["ours_seconds"]],
+        ["per student (s)", r["serial_seconds"] / r["students"], r["ours_seconds"] / r["students"]],
+        ["speed-up", 1.0, r["speedup"]],
+        ["CPU used by the grading (core-s)", r["serial_cpu_core_s"], r["ours_cpu_core_s"]],
+        ["CPU used by other programs meanwhile (core-s)", *r["others_cpu_core_s"]],
+        ["peak RSS per worker process (MB)", f"{r['serial_peak_mb']} (largest process)",
+         f"median {r['worker_peak_mb_median']}, max {r['worker_peak_mb_max']}"],
+        ["peak RSS per student kernel (MB)", "-", f"median {r['kernel_peak_mb_median']}, "
+         f"max {r['kernel_peak_mb_max']}"],
+    ]
+    return (f"{r['students']} students x `{r['lab']}` on {r['cores']} cores ({r['rounds']} rounds that "
+            "alternate which side goes first); scores "
+            + ("identical on both sides" if r["scores_identical"] else "**differ**") + ". Not timed: "
+            f"ingest + repair {r['ingest_repair_seconds']:.0f} s, feedback {r['feedback_seconds']:.0f} s.\n\n"
+            + table(["", "serial nbgrader", f"course-grade, {r['workers']} workers"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in r["isolation"]))
+
+
+def wrong_answers_section() -> str:
+    found = sorted((HERE.parent / "test-artifacts" / "wrong_answers").glob("*.json"))
+    if not found:
+        return "Not run (written by `tests/test_wrong_answers.py`)."
+    rows = []
+    for path in found:
+        r = json.loads(path.read_text())
+        rows.append([r["lab"], f"{r['caught']}/{r['wrong_answers']}", f"{r['fraction_caught']:.0%}",
+                     r["submissions"], r["autograde_seconds"]])
+    return ("Every wrong answer in `tests/wrong_answers.py`, graded by real nbgrader "
+            "(`tests/test_wrong_answers.py`).\n\n"
+            + table(["lab", "caught", "fraction", "submissions graded", "autograde (s)"], rows))
 
 
 def quality_section(r: dict | None) -> str:

@@ -35,9 +35,16 @@ from . import integrity, outcomes
 from .sandbox import STARTUP_FAILED, CGroups, KernelReport, Limits, Sandbox
 
 
+def default_workers() -> int:
+    """One more worker than cores: a worker spends ~20% of its time waiting (kernel start-up,
+    nbgrader's files and gradebook), and the extra one keeps the cores busy. On 2 cores, 12
+    students of lab02: 1.56x serial nbgrader with 2 workers, 1.91x with 3."""
+    return (os.cpu_count() or 1) + 1
+
+
 @dataclass
 class Settings:
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=default_workers)
     cell_timeout: int | None = None  # seconds per cell; None: Execute.timeout of nbgrader_config.py
     timeout: int = 1200  # seconds per submission, wall clock, everything included
     memory_mb: int = 4096

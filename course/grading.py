@@ -127,7 +127,8 @@ def _settings(args: argparse.Namespace):
 
 
 def _add_grading_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=0, help="submissions graded at once (default: CPU cores)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="submissions graded at once (default: CPU cores + 1)")
     p.add_argument("--cell-timeout", type=int, default=None,
                    help="seconds a cell may run (default: Execute.timeout in nbgrader_config.py)")
     p.add_argument("--timeout", type=int, default=1200,
