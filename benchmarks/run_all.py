@@ -206,7 +206,8 @@ def wrong_answers_section() -> str:
 def quality_section(r: dict | None) -> str:
     if not r or "error" in r:
         return "Not run." if not r else f"Failed: ```{r['error'][-500:]}```"
-    return r.get("markdown", "")
+    note = f"\n\n*{r['note']}*" if r.get("note") else ""
+    return r.get("markdown", "") + note
 
 
 def gpu_section(r: dict | None) -> str:
