@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -25,18 +24,10 @@ sys.path.insert(0, str(REPO))
 
 from nbgrader.api import Gradebook  # noqa: E402
 
-from course.grading import COURSE_ROOT, lab_names, nbgrader  # noqa: E402
+from course.grading import copy_course_root, lab_names, nbgrader  # noqa: E402
 from tests.submissions import submission, write_submission  # noqa: E402
 
 LIMIT_S = 60
-
-
-def course_copy(into: Path) -> Path:
-    root = into / "autograder"
-    root.mkdir()
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
-    shutil.copytree(COURSE_ROOT / "source", root / "source")
-    return root
 
 
 def cpu_seconds() -> float:
@@ -62,7 +53,7 @@ def main(argv: list[str]) -> int:
     labs = argv or lab_names()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = course_copy(Path(tmp))
+        root = copy_course_root(Path(tmp) / "autograder")
         for lab in labs:
             row = (lab, *time_lab(root, lab))
             rows.append(row)

@@ -29,16 +29,14 @@ from pathlib import Path
 
 from course import pipeline, records
 from course.autograde import default_workers
-from course.grading import COURSE_ROOT, nbgrader
+from course.grading import copy_course_root, nbgrader
 from course.samples import Lab, returns_none, to_bytes
 
 LAB = "lab02_dense_autoencoder"
 
 
 def course_copy(path: Path) -> Path:
-    path.mkdir(parents=True)
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", path)
-    shutil.copytree(COURSE_ROOT / "source" / LAB, path / "source" / LAB)
+    copy_course_root(path, [LAB])
     nbgrader(["generate_assignment", LAB, "--force"], path)
     return path
 

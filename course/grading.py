@@ -33,6 +33,16 @@ def lab_names(course_root: Path = COURSE_ROOT) -> list[str]:
                   if p.stem == p.parent.name)
 
 
+def copy_course_root(dest: Path, labs: list[str] | None = None) -> Path:
+    """A private nbgrader course root at ``dest``: the config and the sources of ``labs``
+    (default: all), nothing graded. For tests, benchmarks and samples."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", dest)
+    for lab in labs or lab_names():
+        shutil.copytree(COURSE_ROOT / "source" / lab, dest / "source" / lab)
+    return dest
+
+
 def nbgrader(args: list[str], course_root: Path) -> subprocess.CompletedProcess:
     """Run an nbgrader command in ``course_root``; raise with its log if it fails."""
     env = dict(os.environ)  # nbgrader calls `alembic` by name: put this Python's bin first

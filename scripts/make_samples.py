@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course.grading import COURSE_ROOT, REPO, lab_names, nbgrader
+from course.grading import REPO, copy_course_root, lab_names, nbgrader
 from course.outcomes import BAD_SUBMISSIONS
 from course.samples import Lab, colab_round_trip, duplicate_cells, returns_none, to_bytes
 
@@ -53,9 +53,7 @@ def notebook_for(lab: Lab, what: str) -> bytes:
 def make(lab_name: str, out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:  # release in a scratch copy: labs/ may lag behind the source
         root = Path(tmp) / "autograder"
-        root.mkdir()
-        shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
-        shutil.copytree(COURSE_ROOT / "source" / lab_name, root / "source" / lab_name)
+        copy_course_root(root, [lab_name])
         nbgrader(["generate_assignment", lab_name, "--force"], root)
         lab = Lab.load(lab_name, root)
     folder = out / lab_name / "submitted"

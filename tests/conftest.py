@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from course.grading import copy_course_root
 
 REPO = Path(__file__).resolve().parent.parent
 LECTURES = REPO / "lectures"
@@ -59,11 +60,7 @@ def images(nb: nbformat.NotebookNode) -> int:
 @pytest.fixture
 def course_copy(tmp_path: Path) -> Path:
     """A private copy of the nbgrader course root (sources and config only)."""
-    root = tmp_path / "autograder"
-    root.mkdir()
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
-    shutil.copytree(COURSE_ROOT / "source", root / "source")
-    return root
+    return copy_course_root(tmp_path / "autograder")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -21,6 +21,7 @@ import pytest
 
 from course import pipeline, records
 from course.feedback import hidden_test_lines, leaks
+from course.grading import copy_course_root
 from course.outcomes import BAD_SUBMISSIONS, OUTCOMES
 from course.samples import Lab, returns_none, to_bytes
 from tests.conftest import COURSE_ROOT, REPO
@@ -52,10 +53,7 @@ class Listener(threading.Thread):
 
 
 def run_batch(home: Path) -> dict:
-    root = home / "autograder"
-    (root / "source").mkdir(parents=True)
-    (root / "nbgrader_config.py").write_bytes((COURSE_ROOT / "nbgrader_config.py").read_bytes())
-    subprocess.run(["cp", "-r", str(COURSE_ROOT / "source" / LAB), str(root / "source")], check=True)
+    root = copy_course_root(home / "autograder", [LAB])
     pipeline.ensure_assignment(root, LAB)
     lab = Lab.load(LAB, root)
     others = [p for p in sorted((REPO / "labs").glob("*.ipynb")) if p.stem != LAB]

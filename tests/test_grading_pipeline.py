@@ -7,7 +7,6 @@ import copy
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,11 +17,11 @@ import pytest
 
 from course import pipeline, records
 from course.feedback import hidden_test_lines, leaks
-from course.grading import nbgrader
+from course.grading import copy_course_root, nbgrader
 from course.ingest import ingest, name_from_file, slug
 from course.repair import repair
 from course.samples import Lab, colab_round_trip, duplicate_cells, nbgrader_meta, returns_none, to_bytes
-from tests.conftest import COURSE_ROOT, REPO
+from tests.conftest import REPO
 
 LAB = "lab02_dense_autoencoder"
 ROSTER = "id,name,email,login\n2024101,Maria Silva,maria.silva@example.edu,\n" \
@@ -32,10 +31,7 @@ ROSTER = "id,name,email,login\n2024101,Maria Silva,maria.silva@example.edu,\n" \
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    root = tmp_path_factory.mktemp("released") / "autograder"
-    root.mkdir()
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
-    shutil.copytree(COURSE_ROOT / "source" / LAB, root / "source" / LAB)
+    root = copy_course_root(tmp_path_factory.mktemp("released") / "autograder", [LAB])
     nbgrader(["generate_assignment", LAB, "--force"], root)
     return Lab.load(LAB, root)
 
@@ -158,10 +154,7 @@ def test_repair_refuses_what_is_not_this_lab(lab, data, outcome):
 
 
 def course_root(path: Path) -> Path:
-    path.mkdir(parents=True)
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", path)
-    shutil.copytree(COURSE_ROOT / "source" / LAB, path / "source" / LAB)
-    return path
+    return copy_course_root(path, [LAB])
 
 
 @pytest.mark.nbgrader
