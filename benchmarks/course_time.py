@@ -1,6 +1,6 @@
 """Wall time of every lecture and lab notebook at one budget, executed headless.
 
-    python benchmarks/course_time.py --budget ci|cpu [--only 04_dense]
+    python benchmarks/course_time.py --budget ci|cpu [--only 05_dense]
 
 Labs run in their solution version (the source notebook). Prints a JSON object.
 """

@@ -6,6 +6,8 @@ Modules, in lecture order of use:
 * :mod:`course.data`        -- Fashion-MNIST, MNIST and digits loaders;
 * :mod:`course.geometry`    -- the curse of dimensionality in numbers;
 * :mod:`course.pca`         -- PCA as a linear encoder;
+* :mod:`course.framework`   -- the autoencoder framework measured: subspace angles, tied weights,
+  gradients per part, capacity, Keras' activity-penalty convention;
 * :mod:`course.models`      -- the lecture's Keras autoencoders;
 * :mod:`course.metrics`     -- reconstruction error, PSNR, compression factor;
 * :mod:`course.plots`       -- originals over reconstructions, grids, curves;

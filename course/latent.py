@@ -1,5 +1,5 @@
-"""Looking at codes: the conv code's feature maps (lecture 07) and the 2-D latent space of
-lecture 08 (scatter of codes, decoding any point, walks, the slider explorer).
+"""Looking at codes: the conv code's feature maps (lecture 08) and the 2-D latent space of
+lecture 09 (scatter of codes, decoding any point, walks, the slider explorer).
 
 ``latent_explorer`` returns a :class:`~course.widgets.SliderFigure` with sliders ``z1`` and
 ``z2``: its left panel is the scatter of the codes with a marker at ``(z1, z2)``, its right

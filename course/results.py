@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from . import data, metrics, models
+from .framework import per_image_l1
 from .pca import fit_pca
 from .runtime import SEED, Budget
 
@@ -71,8 +72,8 @@ def results_table(budget: Budget, dataset: data.Dataset | None = None, *, l1: fl
 
     dense_like = (
         ("dense", f"dense {dim}-32-{dim}", lambda: models.dense_autoencoder(dim, 32)),
-        ("sparse", f"sparse {dim}-32-{dim}, L1 {l1:g} on code",
-         lambda: models.dense_autoencoder(dim, 32, l1)),
+        ("sparse", f"sparse {dim}-32-{dim}, L1 {l1:g} on code",  # l1 per image on any Keras 3
+         lambda: models.dense_autoencoder(dim, 32, per_image_l1(l1, budget.batch_size))),
         ("deep", f"deep {dim}-128-64-32-…-{dim}", lambda: models.deep_autoencoder(dim, (128, 64), 32)),
     )
     rows.append(pca_row(32))

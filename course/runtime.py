@@ -106,6 +106,12 @@ def seed_everything(seed: int = SEED) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
+    try:  # before Keras 3.13 the call leaves keras.random's global generator as it was
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("global_seed_generator", None)
+    except ImportError:
+        pass
 
 
 def versions() -> dict[str, str]:

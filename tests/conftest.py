@@ -22,7 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def all_notebooks() -> list[Path]:
     return sorted(p for p in REPO.glob("*/**/*.ipynb")
-                  if ".venv" not in p.parts and ".ipynb_checkpoints" not in p.parts
+                  if not any(part.startswith(".venv") for part in p.relative_to(REPO).parts)
+                  and ".ipynb_checkpoints" not in p.parts
                   and not {"release", "submitted", "autograded", "feedback"} & set(p.parts))
 
 

@@ -168,20 +168,20 @@ def pixels(locator) -> np.ndarray:
 
 
 def test_lecture_runs_and_shows_figures(page, server):
-    path = "lectures/04_dense_autoencoder.ipynb"
+    path = "lectures/05_dense_autoencoder.ipynb"
     open_notebook(page, server, path)
     prompts = run_all(page)
     assert all(re.search(r"\[\d+\]", p) for p in prompts), f"not every cell ran: {prompts}"
     images = page.locator(f"{NOTEBOOK} .jp-OutputArea-output img")
     assert images.count() >= 5  # grid, curves, reconstructions, worst 8, PCA vs AE
     images.nth(2).scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "lecture04-reconstructions.png"))
+    page.screenshot(path=str(SHOTS / "lecture05-reconstructions.png"))
     assert "compression factor: 784 / 32 = 24.5" in page.locator(NOTEBOOK).inner_text()
     assert not error_outputs(save_and_read(page, server, path))
 
 
 def test_latent_explorer_slider_redraws_the_decoded_image(page, server):
-    path = "lectures/08_latent_space_2d.ipynb"
+    path = "lectures/09_latent_space_2d.ipynb"
     open_notebook(page, server, path)
     run_all(page)
     slider = page.locator(f"{NOTEBOOK} .widget-slider").first

@@ -1,4 +1,4 @@
-"""The noise-level explorer and the colour patches of lecture 09."""
+"""The noise-level explorer and the colour patches of lecture 10."""
 
 from __future__ import annotations
 

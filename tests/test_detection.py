@@ -1,4 +1,4 @@
-"""The threshold explorer of lecture 10: the slider moves L and the counts follow."""
+"""The threshold explorer of lecture 11: the slider moves L and the counts follow."""
 
 from __future__ import annotations
 

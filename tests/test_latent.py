@@ -1,4 +1,4 @@
-"""The latent-space helpers of lecture 08: walks, empty points, the scatter and the explorer."""
+"""The latent-space helpers of lecture 09: walks, empty points, the scatter and the explorer."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_run_command_serves_the_course_with_nbgrader(lab_server):
     assert "@jupyter/nbgrader" in extensions
     assert "@jupyter-widgets/jupyterlab-manager" in extensions  # ipywidgets render
     listing = json.loads(get(f"{base}/api/contents/lectures?token={token}"))
-    assert "04_dense_autoencoder.ipynb" in {item["name"] for item in listing["content"]}
+    assert "05_dense_autoencoder.ipynb" in {item["name"] for item in listing["content"]}
     # the formgrader finds the course root through the repository's nbgrader_config.py
     formgrader = get(f"{base}/formgrader/api/assignments?token={token}")
     assert "lab02_dense_autoencoder" in formgrader
