@@ -6,10 +6,19 @@ or use ``course-grade`` from anywhere.
 
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 
 from course.feedback import HideHiddenTestOutputs
+from course.trusted import MarkTrusted, TrustedExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -18,6 +27,14 @@ c.CourseDirectory.course_id = "autoencoders"
 
 # A cell that imports TensorFlow or trains a small model takes longer than nbgrader's 30 s.
 c.Execute.timeout = 300
+
+# Verdicts are computed outside the student's kernel: the kernel only answers what a test
+# asks of the student's functions; TrustedExecute judges the answers in nbgrader's own
+# process, and nothing the kernel printed after it saw a hidden test is kept (course/trusted.py).
+c.Autograde.autograde_preprocessors = [
+    TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata, MarkTrusted,
+]
 
 # A student who deletes a test cell must not escape it: put it back from the gradebook.
 c.OverwriteCells.add_missing_cells = True

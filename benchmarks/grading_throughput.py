@@ -4,7 +4,9 @@
 N students (default 30) hand in lab02: most solved, some with the last exercise
 wrong, some unanswered. Both sides start from the same course root; the serial side
 runs ``nbgrader autograde LAB --create --force`` (nbgrader grades one notebook at a
-time); ours runs ``course-grade autograde`` after ingest and repair (timed apart). The
+time) with nbgrader's own Execute step (``--serial trusted``: with the course's
+configuration, whose verdicts are computed outside the kernel); ours runs
+``course-grade autograde`` after ingest and repair (timed apart). The
 class is graded in rounds that alternate which side goes first, so that the load of other
 programs on a shared machine falls on both sides alike; the CPU those programs used is
 printed too. Prints wall times, the speed-up, both sides' total scores (they must agree)
@@ -35,8 +37,21 @@ from course.samples import Lab, returns_none, to_bytes
 LAB = "lab02_dense_autoencoder"
 
 
-def course_copy(path: Path) -> Path:
+STOCK = """
+# the benchmark's baseline: nbgrader's own autograde steps, tests run in the student's kernel
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern,
+                                    LimitOutput, SaveAutoGrades)
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+"""
+
+
+def course_copy(path: Path, stock: bool = False) -> Path:
     copy_course_root(path, [LAB])
+    if stock:
+        with (path / "nbgrader_config.py").open("a") as f:
+            f.write(STOCK)
     nbgrader(["generate_assignment", LAB, "--force"], path)
     return path
 
@@ -96,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                              "other programs' load falls on both sides alike (default 3)")
     parser.add_argument("--kernel-threads", type=int, default=None,
                         help="passed to course-grade autograde (default: its own default)")
+    parser.add_argument("--serial", choices=("stock", "trusted"), default="stock",
+                        help="the serial side's Execute step: nbgrader's own (default) or the course's")
     parser.add_argument("--keep", action="store_true", help="keep the course roots (printed)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
-    serial, ours = course_copy(work / "serial"), course_copy(work / "ours")
+    serial, ours = course_copy(work / "serial", stock=args.serial == "stock"), course_copy(work / "ours")
     lab = Lab.load(LAB, ours)
     students = class_of(lab, args.students)
     inbox, waiting = work / "inbox", work / "waiting"
@@ -143,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     workers_mb = [r.worker_peak_mb for r in recs if r.worker_peak_mb]
     kernels_mb = [r.kernel_peak_mb for r in recs if r.kernel_peak_mb]
     seconds = [r.seconds for r in recs if r.seconds]
+    judged = [r.judge_seconds for r in recs if r.judge_seconds is not None]
     n = len(ids)
     rows = [
-        ("", "serial nbgrader autograde", f"course-grade autograde --workers {args.workers}"),
+        ("", f"serial nbgrader autograde ({args.serial} Execute)",
+         f"course-grade autograde --workers {args.workers}"),
         ("wall time (s)", f"{serial_t.wall:.0f}", f"{ours_t.wall:.0f}"),
         ("per student (s)", f"{serial_t.wall / n:.1f}", f"{ours_t.wall / n:.1f}"),
         ("speed-up", "1.00", f"{serial_t.wall / ours_t.wall:.2f}"),
@@ -157,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
          f"median {statistics.median(kernels_mb):.0f}, max {max(kernels_mb):.0f}"),
         ("one student, start to merge (s)", "-",
          f"median {statistics.median(seconds):.0f}, max {max(seconds):.0f}"),
+        ("trusted checks per student (s)", "-",
+         f"median {statistics.median(judged):.2f}, max {max(judged):.2f}" if judged else "-"),
     ]
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"{n} students x {LAB}, {os.cpu_count()} CPU cores, {args.rounds} alternating rounds")
@@ -176,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         "worker_peak_mb_max": round(max(workers_mb)),
         "kernel_peak_mb_median": round(statistics.median(kernels_mb)),
         "kernel_peak_mb_max": round(max(kernels_mb)), "ingest_repair_seconds": round(prep, 1),
-        "feedback_seconds": round(feedback, 1), "scores_identical": not mismatched,
+        "feedback_seconds": round(feedback, 1), "scores_identical": not mismatched, "serial": args.serial,
+        "judge_seconds_median": round(statistics.median(judged), 2) if judged else None,
+        "judge_seconds_max": round(max(judged), 2) if judged else None,
         "isolation": [line for line in out.splitlines() if line.startswith("isolation")]}))
     if args.keep:
         print(f"course roots kept in {work}")

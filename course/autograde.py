@@ -2,20 +2,22 @@
 
 Each student is graded in a forked process of its own (:mod:`course.batch`), in a
 private copy of the course root (config, the lab's source, a copy of the gradebook,
-the repaired notebook), with the kernel in :mod:`course.sandbox`. nbgrader's SQLite
-gradebook does not like concurrent writers, so the workers never touch the course's
-gradebook: the parent merges each result into it through nbgrader's API, one at a time.
+the repaired notebook), with the kernel in :mod:`course.sandbox`. The verdict of every
+test is computed in that process, never in the kernel (:mod:`course.trusted`). nbgrader's
+SQLite gradebook does not like concurrent writers, so the workers never touch the
+course's gradebook: the parent merges each result into it through nbgrader's API, one
+at a time.
 
-After nbgrader has run, :func:`judge` decides the outcome from the executed notebook
-and the sandbox's report:
+After nbgrader has run, :func:`judge` names the outcome from what the trusted side
+recorded (its report) and the sandbox's report:
 
-* a cell that timed out (nbgrader interrupts it and goes on) means the notebook never
-  gets past that cell: every test after it scores 0 (a test cell that times out only
-  fails itself);
-* a student cell that patches the tests (:mod:`course.integrity`) zeroes every test
-  after it and flags the submission;
+* a student cell that ran past the time limit stops the notebook there: the tests after
+  it score 0 (a test that times out only fails itself); a kernel that ignores the
+  interrupt scores 0 everywhere, since the hidden tests can no longer run;
 * a kernel killed by the memory limit, one that exited or crashed, and a submission
-  that passed the wall-clock limit score 0.
+  that passed the wall-clock limit score 0;
+* code that looks like it patches the tests (:mod:`course.integrity`) is only flagged for
+  the instructor: no grade depends on that scan.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from . import integrity, outcomes
-from .sandbox import STARTUP_FAILED, CGroups, KernelReport, Limits, Sandbox
+from .sandbox import STARTUP_FAILED, CGroups, KernelReport, Limits, Sandbox, private_work_folder
 
 
 def default_workers() -> int:
@@ -63,6 +65,7 @@ class Job:
     settings: Settings
     hide: list[str]
     mpl_cache: str | None = None
+    data_file: str | None = None  # the grader's copy of the lab's data, without held-out images
 
     @property
     def private_root(self) -> Path:
@@ -134,8 +137,10 @@ def grade_one(job: Job, slot: int) -> dict:
     nbformat.write(notebook, submitted / f"{lab}.ipynb")
 
     limits = Limits(memory_mb=job.settings.memory_mb, threads=max(job.settings.kernel_threads, 0))
-    sandbox = Sandbox(private, slot, limits, [Path(h) for h in job.hide],
-                      label=f"{os.getpid()}")
+    sandbox = Sandbox(private, slot, limits, [Path(h) for h in job.hide], label=f"{os.getpid()}",
+                      data_file=Path(job.data_file) if job.data_file else None)
+    tmpfs = private_work_folder(sandbox.kernel_dir, max(job.settings.memory_mb // 2, 64))
+    sandbox.notes = [] if tmpfs else ["the kernel's working folder is on disk (a private tmpfs needs root)"]
     os.environ.update(sandbox.prepare(Path(job.mpl_cache) if job.mpl_cache else None))
     cgroups = [str(d) for d in sandbox.cgroups.dirs.values()]
     (private / "status" / "cgroups.json").write_text(json.dumps(cgroups))
@@ -146,18 +151,28 @@ def grade_one(job: Job, slot: int) -> dict:
             config[section][key] = value
     limit = cell_timeout(root, job.settings)
     config.Execute.timeout = limit
+    report_file = private / "status" / "trusted.json"
+    config.TrustedExecute.report_file = str(report_file)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.autograde(lab, student, force=True, create=True)
     kernel = sandbox.finish()
+    if tmpfs:
+        kernel.applied.append(tmpfs)
+    kernel.missing += sandbox.notes
 
     executed_path = private / "autograded" / student / lab / f"{lab}.ipynb"
     executed = nbformat.read(executed_path, as_version=4) if executed_path.exists() else None
+    try:
+        report = json.loads(report_file.read_text())
+    except (OSError, ValueError):
+        report = None
     grades = read_grades(private, lab, student)
     verdict = judge(executed, kernel, result.get("log", "") + result.get("error", ""), grades,
-                    job.settings.memory_mb, limit)
+                    job.settings.memory_mb, limit, report)
     return {
         **verdict, "kernel": asdict(kernel), "autograded": str(executed_path.parent) if executed else None,
         "worker_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "judge_seconds": round((report or {}).get("judge_seconds", 0.0), 2),
     }
 
 
@@ -171,7 +186,7 @@ def _is_test(cell) -> bool:
 
 
 def judge(executed, kernel: KernelReport, log: str, grades: dict[str, dict], memory_mb: int,
-          limit: int) -> dict:
+          limit: int, report: dict | None = None) -> dict:
     """The outcome, its detail, notes and final grades of one autograded submission."""
     zero_all = {name: {**g, "score": 0.0 if not g["manual"] else g["score"]} for name, g in grades.items()}
     if kernel.oom_killed:
@@ -202,50 +217,47 @@ def judge(executed, kernel: KernelReport, log: str, grades: dict[str, dict], mem
             kind, detail = "error", f"nbgrader could not grade it: {last[0][:300]}"
         return {"outcome": kind, "detail": detail, "grades": zero_all, "notes": [], "flagged": False}
 
-    cells = executed.cells
-    code = [c.source for c in cells if c.cell_type == "code"]
+    notes = list((report or {}).get("errors", []))
+    code = [c.source for c in executed.cells if c.cell_type == "code"]
     modules = integrity.imported_names(code)
-    notes: list[str] = []
-    offenses: list[tuple[int, str, str]] = []  # (cell index, outcome, sentence)
-    for i, cell in enumerate(cells):
-        if cell.cell_type != "code":
-            continue
-        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        if any(o.ename == "CellTimeoutError" for o in errors):
-            where = len(cells) if _is_test(cell) else i  # a test that times out only fails itself
-            what = f"test {_label(cell, i)}" if _is_test(cell) else _label(cell, i)
-            offenses.append((where, "timeout", f"{what} ran past the {limit} s time limit for a cell "
-                                               "and was interrupted"))
-        locked = cell.metadata.get("nbgrader", {}).get("locked", False)
-        if not locked:
+    flags = []
+    for i, cell in enumerate(executed.cells):
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("locked", False):
             found = integrity.findings(cell.source, modules)
             if found:
-                offenses.append((i, "tampering", f"{_label(cell, i)} " + "; ".join(found)))
-            for out in errors:
-                if out.ename not in {"CellTimeoutError", "KeyboardInterrupt"}:
-                    notes.append(f"{_label(cell, i)}: {out.ename}: {str(out.evalue)[:160]}")
-
+                flags.append(f"{_label(cell, i)} " + "; ".join(found))
+    if report is None:
+        return {"outcome": "error", "detail": "the trusted checks left no report (see the grader's log)",
+                "grades": zero_all, "notes": notes, "flagged": bool(flags), "flags": flags}
+    cut = report.get("output_cut", [])
+    if cut:
+        notes.append("output cut: " + "; ".join(cut))
+    verdicts = report.get("verdicts", {})
+    kind, detail = None, "; ".join(notes)
+    if report.get("unresponsive") or report.get("stopped_at"):
+        where = report.get("stopped_at") or "a test"
+        zeroed = [g for g, v in verdicts.items() if v.get("detail") == "not reached"]
+        kind = "timeout"
+        if report.get("unresponsive"):
+            detail = (f"{where} ran past the {limit} s time limit and the kernel did not answer nbgrader's "
+                      "interrupt (does the code catch KeyboardInterrupt?): nothing after it ran and the "
+                      "hidden tests could not run: 0 points for their tests")
+        else:
+            detail = (f"{where} ran past the {limit} s time limit for a cell and was interrupted; a notebook "
+                      "that never finishes that cell never reaches the tests after it: "
+                      + (", ".join(zeroed) + " scored 0" if zeroed else
+                         "no test after it had points to lose"))
+        detail += f"; other errors: {'; '.join(notes)}" if notes else ""
+    elif report.get("timeouts"):
+        kind = "timeout"
+        detail = "; ".join(f"{t} ran past the {limit} s time limit for a cell and was interrupted"
+                           for t in report["timeouts"])
+        detail += f"; other errors: {'; '.join(notes)}" if notes else ""
     final = {name: dict(g) for name, g in grades.items()}
-    if not offenses:
-        return {"outcome": None, "detail": "; ".join(notes), "grades": final, "notes": notes,
-                "flagged": False}
-    offenses.sort(key=lambda o: o[0])
-    first = offenses[0][0]
-    zeroed = [_label(c, i) for i, c in enumerate(cells) if i > first and _is_test(c)
-              and final.get(_label(c, i), {}).get("score")]
-    for name in zeroed:
-        final[name]["score"] = 0.0
-    kind = next(o[1] for o in offenses)
-    sentences = "; ".join(o[2] for o in offenses)
-    if kind == "tampering":
-        consequence = "code that changes how tests run is not trusted"
-    else:
-        consequence = "a notebook that never finishes that cell never reaches the tests after it"
-    after = (", ".join(zeroed) + " scored 0") if zeroed else "no test after it had points to lose"
-    detail = sentences if first >= len(cells) else f"{sentences}; {consequence}: {after}"
-    detail += f"; other errors: {'; '.join(notes)}" if notes else ""
-    return {"outcome": kind, "detail": detail, "grades": final, "notes": notes,
-            "flagged": kind == "tampering"}
+    failed = [f"{g} ({v.get('detail') or v.get('failed')})"[:200] for g, v in verdicts.items()
+              if v.get("failed") is not None]
+    return {"outcome": kind, "detail": detail, "grades": final, "notes": notes, "flagged": bool(flags),
+            "flags": flags, "failed_tests": failed}
 
 
 def cleanup_killed(job: Job) -> None:
@@ -310,6 +322,11 @@ def reason_for(verdict: dict, repairs: list[str]) -> tuple[str, str]:
             detail = f"errors in the student's cells: {verdict['detail']}"
     else:
         detail = verdict["detail"]
+    if verdict.get("failed_tests"):
+        detail += "; tests failed: " + "; ".join(verdict["failed_tests"])
+    if verdict.get("flags"):
+        detail += ("; flagged for the instructor (no points depend on this): "
+                   + "; ".join(verdict["flags"]))[:600]
     return kind, outcomes.reason(kind, detail)
 
 

@@ -5,10 +5,17 @@ Children are forked from the grader (which has already imported nbgrader: a fres
 student gets a process of its own at no start-up cost. A child that crashes, hangs or
 passes its time limit is killed with everything it started; its item gets a failure
 result and the batch goes on.
+
+Stopping: each child dies with its parent (``PR_SET_PDEATHSIG``), and so does everything
+it starts (the sandbox launcher and bubblewrap do the same), so killing the grader in any
+way, or any of its children, leaves nothing of a student running. Ctrl-C and SIGTERM
+stop the batch cleanly (:func:`stop_on_sigterm`); a result is written to a file and
+renamed into place, so it is never read half-written.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -31,6 +38,29 @@ class Done:
     peak_rss_mb: float  # the child's own peak resident memory
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when ``parent`` ends (Linux); leave if it already has."""
+    if hasattr(os, "getppid"):
+        try:
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a cluster's or a service manager's stop) ends the grader like Ctrl-C: cleanly."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _kill_tree(pid: int) -> None:
     import psutil
 
@@ -47,6 +77,12 @@ def _kill_tree(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def _write(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
 
 
 def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, timeout: float,
@@ -72,15 +108,19 @@ def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, ti
                 out = result_dir / f"result-{counter}.json"
                 sys.stdout.flush()
                 sys.stderr.flush()
+                parent = os.getpid()
                 pid = os.fork()
                 if pid == 0:  # the child: do the work, write the result, leave without cleanup handlers
                     code = 0
                     try:
                         os.setpgid(0, 0)
+                        die_with_parent(parent)
+                        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                        signal.signal(signal.SIGINT, signal.SIG_DFL)
                         result = work(item, slot)
-                        out.write_text(json.dumps(result))
+                        _write(out, {"result": result})
                     except BaseException:  # noqa: BLE001 - report anything, then leave
-                        out.write_text(json.dumps({"__error__": traceback.format_exc()[-4000:]}))
+                        _write(out, {"__error__": traceback.format_exc()[-4000:]})
                         code = 1
                     finally:
                         os._exit(code)
@@ -110,20 +150,29 @@ def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, ti
             seconds = time.monotonic() - start
             try:
                 result = json.loads(out.read_text())
-            except (OSError, ValueError):
+                result = result if "__error__" in result else result["result"]
+            except (OSError, ValueError, KeyError, TypeError):
                 result = None
-            if result is not None and "__error__" in result:
+            if isinstance(result, dict) and "__error__" in result:
                 done = Done(None, "error: " + result["__error__"], seconds, usage.ru_maxrss / 1024)
             elif result is None:
                 how = (f"signal {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
                        else f"exit {os.waitstatus_to_exitcode(status)}")
+                if on_kill:  # what it started may still hold cgroups
+                    on_kill(item, slot)
                 done = Done(None, f"crashed: the grading process ended ({how}) without a result",
                             seconds, usage.ru_maxrss / 1024)
             else:
                 done = Done(result, None, seconds, usage.ru_maxrss / 1024)
             out.unlink(missing_ok=True)
             finished.append((item, done))
-    except BaseException:  # Ctrl-C or a bug here: leave no grading process behind
-        for kid in running:
+    except BaseException:  # Ctrl-C, SIGTERM or a bug here: leave no grading process behind
+        for kid, (item, slot, _, _) in running.items():
             _kill_tree(kid)
+            try:
+                os.waitpid(kid, 0)
+            except ChildProcessError:
+                pass
+            if on_kill:
+                on_kill(item, slot)
         raise

@@ -37,6 +37,8 @@ FASHION_FILES: dict[str, str] = {
     "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
     "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
 }
+GRADING_COPY_ENV = "COURSE_GRADING_FASHION_MNIST"  # set by the grader in a graded kernel
+HELD_OUT_FROM = 5_000  # test images from here on are held out of graded kernels
 MNIST_FILE = "mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
@@ -199,8 +201,56 @@ def _split(
     )
 
 
+def write_grading_copy(path: Path, budget: Budget) -> Path:
+    """The Fashion-MNIST a graded kernel gets: ``budget``'s images only, uint8, in one ``.npz``.
+
+    The rest of the test set stays out of the kernel: the training checks measure the
+    student's models on it (:func:`held_out_test`).
+    """
+    full = load_fashion_mnist()
+    part = full.take(budget)
+    if budget.n_test > HELD_OUT_FROM:
+        raise ValueError(f"a grading copy keeps at most {HELD_OUT_FROM} test images")
+    arrays = {k: getattr(part, k) for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+    arrays = {k: (np.round(v * 255).astype(np.uint8) if k.startswith("x") else v) for k, v in arrays.items()}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def _grading_copy(path: str) -> Dataset:
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+    x = {k: arrays[k].astype(np.float32) / np.float32(255.0) for k in ("x_train", "x_val", "x_test")}
+    return Dataset("Fashion-MNIST", x["x_train"], arrays["y_train"].astype(np.int64), x["x_val"],
+                   arrays["y_val"].astype(np.int64), x["x_test"], arrays["y_test"].astype(np.int64),
+                   FASHION_CLASSES, "the grader's copy (held-out test images removed)")
+
+
+def held_out_test(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``n`` Fashion-MNIST test images and labels, which a graded kernel never has.
+
+    The training checks measure students' models on these; while grading, the kernel's
+    copy of the data holds only the first test images (:func:`write_grading_copy`).
+    """
+    if os.environ.get(GRADING_COPY_ENV):
+        raise DatasetUnavailable("the held-out test images are not available while grading")
+    if not 0 < n <= 10_000 - HELD_OUT_FROM:
+        raise ValueError(f"n must be between 1 and {10_000 - HELD_OUT_FROM}")
+    folder = fashion_mnist_dir()
+    if folder is None:
+        load_fashion_mnist()  # downloads into Keras' cache, or says what to install
+        folder = keras_cache_dir() / "fashion-mnist"
+    images, labels = (_read_idx(_verified(folder / f, FASHION_FILES[f], "fashion_mnist"))
+                      for f in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+    return images[-n:].astype(np.float32) / np.float32(255.0), labels[-n:].astype(np.int64)
+
+
 def load_fashion_mnist(budget: Budget | None = None, n_val: int = 10_000) -> Dataset:
     """Fashion-MNIST (60k train -> 50k train + 10k val, 10k test), 28x28, offline first."""
+    if os.environ.get(GRADING_COPY_ENV):
+        data = _grading_copy(os.environ[GRADING_COPY_ENV])
+        return data.take(budget) if budget else data
     folder = fashion_mnist_dir()
     if folder is None:
         for fname, digest in FASHION_FILES.items():

@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", type=Path, default=None,
                        help="folder for the CSVs (default: COURSE_ROOT/export/LAB)")
     args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines, in every kernel too
     root = args.course_root.resolve()
     known = lab_names(root)
     if not known:
@@ -200,16 +201,43 @@ def main(argv: list[str] | None = None) -> int:
         for lab in args.labs or known:
             print(f"released {lab} -> {release(lab, root).relative_to(REPO)}")
         return 0
-    from . import pipeline, sandbox
+    from . import sandbox
 
     if args.command == "sandbox-check":
-        for key, value in sandbox.probe().items():
-            print(f"{key:>13}: {value}")
+        for key, value in sandbox.probe(root).items():
+            print(f"{key:>16}: {value}")
         return 0
+    from .batch import stop_on_sigterm
+
+    stop_on_sigterm()
     bar = ProgressBar()
     out = args.out or root / "export" / args.lab if args.command in {"export", "run-all"} else None
-    recs: list = []
     students = getattr(args, "students", None) or None
+    try:
+        recs = _run_phases(args, root, students, bar)
+    except KeyboardInterrupt as stop:
+        print(f"\nstopped ({stop or 'Ctrl-C'}): nothing of the batch is left running; records of the "
+              "students graded so far are kept. Run the same command again to grade the rest.",
+              file=sys.stderr)
+        return 130
+    summary(recs)
+    if out is not None:
+        long_csv, wide_csv, db = (out / "grades.csv", out / "grades_wide.csv", out / "gradebook.db")
+        print(f"grades: {long_csv}\n        {wide_csv}")
+        print(f"gradebook (SQLite): {db} (copy of {root / 'gradebook.db'})")
+    if args.command in {"feedback", "run-all"}:
+        print(f"feedback: {root / 'feedback'}/<student>/{args.lab}/{args.lab}.html")
+    failed = [r.student for r in recs if r.outcome == "error"]
+    if failed:  # the grader failed (not the student): say so in the exit status, unlike nbgrader
+        print(f"grading failed for {len(failed)} student(s): {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _run_phases(args: argparse.Namespace, root: Path, students: list[str] | None, bar: ProgressBar) -> list:
+    from . import pipeline
+
+    out = args.out or root / "export" / args.lab if args.command in {"export", "run-all"} else None
+    recs: list = []
     if args.command in {"ingest", "run-all"}:
         recs = pipeline.run_ingest(root, args.lab, args.source, args.roster, bar)
     if args.command in {"repair", "run-all"}:
@@ -220,18 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         workers = args.workers or os.cpu_count() or 1
         recs = pipeline.run_feedback(root, args.lab, workers, students, bar)
     if args.command in {"export", "run-all"}:
-        long_csv, wide_csv, db = pipeline.run_export(root, args.lab, out)
+        pipeline.run_export(root, args.lab, out)
         recs = recs or pipeline.records.load_all(root, args.lab)
-    summary(recs)
-    if out is not None:
-        print(f"grades: {long_csv}\n        {wide_csv}")
-        print(f"gradebook (SQLite): {db} (copy of {root / 'gradebook.db'})")
-    if args.command in {"feedback", "run-all"}:
-        print(f"feedback: {root / 'feedback'}/<student>/{args.lab}/{args.lab}.html")
-    failed = [r.student for r in recs if r.outcome == "error"]
-    if failed:  # the grader failed (not the student): say so in the exit status, unlike nbgrader
-        print(f"grading failed for {len(failed)} student(s): {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    return recs
 
 
 if __name__ == "__main__":

@@ -120,6 +120,31 @@ def _mpl_cache(work: Path) -> Path | None:
     return cache
 
 
+def _preload_keras() -> None:
+    """Import Keras (and TensorFlow) once, before the workers fork: the trusted checks load
+    students' models with it, and each worker would otherwise spend seconds importing it.
+    Nothing runs on TensorFlow here before the fork (its thread pools start at the first op)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import keras  # noqa: F401
+    except ImportError:  # grading without Keras: only labs without models can be graded
+        pass
+
+
+def _grading_data(work: Path) -> Path | None:
+    """The Fashion-MNIST a graded kernel gets: the grading budget's images, no held-out test image."""
+    from . import data, runtime
+
+    folder = work / "data"
+    folder.mkdir(mode=0o755)
+    try:
+        path = data.write_grading_copy(folder / "fashion-mnist-grading.npz", runtime.budget("ci"))
+    except data.DatasetUnavailable:
+        return None
+    path.chmod(0o644)
+    return path
+
+
 def _work_area() -> Path:
     """A private folder with a short path (ZMQ ipc socket paths must stay under 107 bytes)."""
     base = tempfile.gettempdir()
@@ -141,6 +166,8 @@ def run_autograde(root: Path, lab: str, settings: Settings, students: list[str] 
     """Autograde every repaired submission in parallel, isolated; record and merge each result."""
     import nbgrader.apps.api  # noqa: F401 - imported once here, shared by every forked worker
 
+    _preload_keras()
+
     # nbgrader's own submission bookkeeping makes SQLAlchemy warn, harmlessly, for every student
     warnings.filterwarnings("ignore", message=r"Object of type <Submitted")
     ensure_assignment(root, lab)
@@ -159,6 +186,7 @@ def run_autograde(root: Path, lab: str, settings: Settings, students: list[str] 
                 setup_notes.append(f"no sandbox user for slot {slot}: {err}")
     mpl = _mpl_cache(work)
     hide = hidden_paths(root, work)
+    data_file = _grading_data(work)
 
     def finish(record: records.Record, grades: dict, flagged: bool) -> None:
         nonlocal done_count
@@ -180,7 +208,7 @@ def run_autograde(root: Path, lab: str, settings: Settings, students: list[str] 
             finish(record, {}, False)
             continue
         jobs.append(Job(lab, student, index, str(root), str(notebook), str(work), settings, hide,
-                        str(mpl) if mpl else None))
+                        str(mpl) if mpl else None, str(data_file) if data_file else None))
 
     def on_done(job: Job, done: batch.Done) -> None:
         record = recs[job.student]
@@ -208,6 +236,8 @@ def run_autograde(root: Path, lab: str, settings: Settings, students: list[str] 
             record.isolation_missing = setup_notes + kernel.get("missing", [])
             record.kernel_peak_mb = kernel.get("peak_mb")
             record.worker_peak_mb = result.get("worker_peak_mb")
+            record.judge_seconds = result.get("judge_seconds")
+            record.flagged = bool(result.get("flagged"))
             if result.get("autograded"):
                 shutil.copytree(result["autograded"], autograded)
             if settings.stop_after_last_test:

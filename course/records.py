@@ -8,6 +8,7 @@ export joins them with the scores in nbgrader's gradebook.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class Record:
     seconds: float = 0.0
     worker_peak_mb: float | None = None  # the nbgrader process that graded this student
     kernel_peak_mb: float | None = None  # the student's kernel (cgroup peak or reaped child's maxrss)
+    judge_seconds: float | None = None  # time the trusted checks took in the grader's process
+    flagged: bool = False  # code that looks like it changes how tests run (a flag, no points change)
     isolation: list[str] = field(default_factory=list)
     isolation_missing: list[str] = field(default_factory=list)
     feedback: str = ""  # the feedback HTML, relative to the course root
@@ -42,9 +45,12 @@ def folder(course_root: Path, lab: str) -> Path:
 
 
 def save(record: Record, course_root: Path) -> Path:
+    """Write the record atomically: a killed grader leaves the old record or the new one."""
     path = folder(course_root, record.lab) / f"{record.student}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(record), indent=1, ensure_ascii=False) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(record), indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
     return path
 
 

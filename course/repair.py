@@ -22,6 +22,7 @@ import ast
 import copy
 import difflib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -29,6 +30,9 @@ import nbformat
 
 from .samples import nbgrader_meta, text
 
+MAX_ATTACHMENTS = 1_000_000  # bytes of cell attachments and embedded images kept per notebook
+MAX_SOURCE = 500_000  # characters of one cell's source
+EMBEDDED = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 LOCKED_MATCH = 0.6  # how alike a locked cell's source must be to the released one to count as it
 ANSWER_MATCH = 0.3  # the same for an answer cell (answers differ from the released stub)
 WRONG_LAB = 0.5  # fewer of the released locked cells than this fraction found: another lab
@@ -128,6 +132,46 @@ def parse(data: bytes) -> tuple[dict | None, str | None, str]:
     return nb, None, ""
 
 
+def limit_sizes(cells: list[dict]) -> list[str]:
+    """Cut what would make the graded notebook and its feedback page huge; say what was cut.
+
+    Attachments and embedded (``data:``) images beyond :data:`MAX_ATTACHMENTS` in all are
+    dropped, with a note in the cell; a cell's source beyond :data:`MAX_SOURCE` characters
+    is replaced by a note (as code, a comment).
+    """
+    changes, kept = [], 0
+    for i, cell in enumerate(cells):
+        attachments = cell.get("attachments")
+        if isinstance(attachments, dict):
+            for name in list(attachments):
+                size = len(json.dumps(attachments[name]))
+                if kept + size > MAX_ATTACHMENTS:
+                    del attachments[name]
+                    note = (f"[attachment {name[:40]!r} removed: {size / 1e6:.1f} MB is over the "
+                            f"{MAX_ATTACHMENTS / 1e6:g} MB limit]")
+                    cell["source"] = text(cell) + f"\n\n{note}\n"
+                    changes.append(f"cell {i + 1}: attachment of {size / 1e6:.1f} MB removed (limit "
+                                   f"{MAX_ATTACHMENTS / 1e6:g} MB)")
+                else:
+                    kept += size
+            if not attachments:
+                cell.pop("attachments", None)
+        source = text(cell)
+        for match in EMBEDDED.findall(source) if "data:" in source else []:
+            if kept + len(match) > MAX_ATTACHMENTS:
+                source = source.replace(match, f"removed:embedded-image-of-{len(match) // 1000}-KB", 1)
+                changes.append(f"cell {i + 1}: an embedded image of {len(match) / 1e6:.1f} MB removed")
+            else:
+                kept += len(match)
+        if len(source) > MAX_SOURCE:
+            note = f"[this cell's source ({len(source) / 1e6:.1f} MB) was removed: over the limit of " \
+                   f"{MAX_SOURCE / 1e6:g} MB per cell]"
+            source = f"# {note}\n" if cell["cell_type"] == "code" else note + "\n"
+            changes.append(f"cell {i + 1}: source of {len(text(cell)) / 1e6:.1f} MB removed")
+        cell["source"] = source
+    return changes
+
+
 def _present(ref: dict, cells: list[dict]) -> bool:
     """Whether some cell of ``cells`` has (nearly) the source of released cell ``ref``."""
     same_type = [text(c) for c in cells if c["cell_type"] == ref["cell_type"]]
@@ -154,6 +198,7 @@ def repair(data: bytes, released: dict, lab: str) -> Repair:
         return Repair(None, outcome, detail)
     refs = released["cells"]
     cells = nb["cells"]
+    cut = limit_sizes(cells)
     pairs = align(cells, refs)
     locked = [j for j, r in enumerate(refs) if not nbgrader_meta(r).get("solution")]
     found = sum(_present(refs[j], cells) for j in locked)  # by content: other labs reuse the same grade_ids
@@ -163,7 +208,7 @@ def repair(data: bytes, released: dict, lab: str) -> Repair:
         return Repair(None, "wrong_lab", f"not the {lab} notebook: only {found} of its {len(locked)} fixed "
                                          f"cells are there; the notebook starts with {title[:80]!r}")
 
-    changes: list[str] = []
+    changes: list[str] = list(cut)
     restored_meta = 0
     out: list[dict] = []
     ref_ids = {nbgrader_meta(r).get("grade_id") for r in refs}

@@ -59,4 +59,4 @@ def test_solution_full_blank_zero_one_wrong_loses_its_points(course_copy):
         leaked = [s for s in hidden_sources if s in html]
         assert not leaked, f"{student}'s feedback shows hidden tests: {leaked}"
     html = (root / "feedback" / "hidden_ex3" / LAB / f"{LAB}.html").read_text()
-    assert "A hidden test of this exercise failed (AssertionError)" in html
+    assert "A hidden test of this exercise failed." in html  # one fixed sentence, nothing of the test

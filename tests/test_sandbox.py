@@ -4,6 +4,7 @@ course.integrity finds code that patches the tests."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -72,47 +73,72 @@ def job(tmp_path: Path):
     return course, root, cwd
 
 
-@linux_root
-def test_kernel_is_isolated(job):
-    course, root, cwd = job
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.1)
-    port = server.getsockname()[1]
-    sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label="t1")
-    code = f'''
+ISOLATION_PROBE = '''
 import os, socket
 print("uid", os.getuid())
-print("cwd", sorted(os.listdir(".")), open("data.csv").read().strip())
-for path in [{str(course / "source" / "secret.ipynb")!r}, {str(course / "gradebook.db")!r}, "lab.ipynb"]:
+print("cwd", sorted(n for n in os.listdir(".") if not n.startswith(".")), open("data.csv").read().strip())
+for path in PATHS:
     try:
         open(path).read(); print("READ", path)
     except OSError as err:
         print("blocked", type(err).__name__)
 try:
-    socket.create_connection(("127.0.0.1", {port}), timeout=2); print("CONNECTED")
+    socket.create_connection(("127.0.0.1", PORT), timeout=2); print("CONNECTED")
 except OSError as err:
     print("net", err.strerror)
 try:
-    open({str(course / "HACKED.txt")!r}, "w").write("x"); print("WROTE")
+    open(HACK, "w").write("x"); print("WROTE")
 except OSError as err:
     print("write", type(err).__name__)
 print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
 '''
+
+
+def _isolation(job, env_bwrap: str | None, monkeypatch, label: str, allowlist: bool = True):
+    course, root, cwd = job
+    if env_bwrap is not None:
+        monkeypatch.setenv("COURSE_SANDBOX_BWRAP", env_bwrap)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.1)
+    port = server.getsockname()[1]
+    repo_secret = Path(__file__).resolve().parents[1] / "autograder" / "nbgrader_config.py"
+    paths = [str(course / "source" / "secret.ipynb"), str(course / "gradebook.db"), "lab.ipynb"]
+    if allowlist:  # a folder nobody listed: hidden only because it is not in the view
+        paths.append(str(repo_secret))
+    sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label=label)
+    code = (ISOLATION_PROBE.replace("PATHS", repr(paths)).replace("PORT", str(port))
+            .replace("HACK", repr(str(course / "HACKED.txt"))))
     out, error = run_in_kernel(sandbox, cwd, code)
     report = sandbox.finish()
     assert error is None, out
     assert "uid 0" not in out and "cwd ['data.csv'] 1,2,3" in out
-    assert "READ" not in out and out.count("blocked") == 3
-    assert "CONNECTED" not in out and "net Network is unreachable" in out
+    assert "READ" not in out and out.count("blocked") == len(paths), out
+    assert "CONNECTED" not in out and "net " in out
     assert "WROTE" not in out and not (course / "HACKED.txt").exists()
     pids = eval(out.split("pids ")[1].splitlines()[0])  # noqa: S307 - our own kernel's output
     assert max(pids) < 10, "the kernel sees processes outside its PID namespace"
     with pytest.raises(socket.timeout):
         server.accept()
     assert report.exit is None and not report.oom_killed
-    assert any("no network" in a for a in report.applied) and not report.missing
+    return report
+
+
+@linux_root
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs Debian's bubblewrap")
+def test_kernel_is_isolated_by_bubblewrap(job, monkeypatch):
+    report = _isolation(job, None, monkeypatch, "t1")
+    applied = " ".join(report.applied)
+    assert "bubblewrap view" in applied and "no network" in applied and "unprivileged user" in applied
+    assert not report.missing, report.missing
+
+
+@linux_root
+def test_kernel_is_isolated_without_bubblewrap(job, monkeypatch):
+    report = _isolation(job, "0", monkeypatch, "t1b", allowlist=False)  # hides what is listed, no more
+    assert "hidden behind empty tmpfs" in " ".join(report.applied)
+    assert any("no bubblewrap" in m for m in report.missing)  # said, not silent
 
 
 def test_memory_limit_kills_the_kernel(job):
@@ -128,6 +154,16 @@ def test_kernel_exit_status_is_recorded(job):
     sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label="t3")
     run_in_kernel(sandbox, cwd, "import os\nos._exit(7)\n", timeout=20)
     assert sandbox.finish().exit == "exit 7"
+
+
+@linux_root
+def test_sandbox_check_reports_the_view():
+    from course.sandbox import probe
+
+    found = probe(Path(__file__).resolve().parents[1] / "autograder")
+    assert found["readable files"].startswith("none outside the view"), found
+    assert "no route to the host" in found["network"]
+    assert found["kernel uid"] != "0"
 
 
 def _work(item, slot):
