@@ -17,8 +17,8 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from course.feedback import HideHiddenTestOutputs
-from course.trusted import MarkTrusted, TrustedExecute
+from course_grading.autograde.trusted import MarkTrusted, TrustedExecute
+from course_grading.feedback.hide import HideHiddenTestOutputs
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -30,7 +30,8 @@ c.Execute.timeout = 300
 
 # Verdicts are computed outside the student's kernel: the kernel only answers what a test
 # asks of the student's functions; TrustedExecute judges the answers in nbgrader's own
-# process, and nothing the kernel printed after it saw a hidden test is kept (course/trusted.py).
+# process, and nothing the kernel printed after it saw a hidden test is kept
+# (course_grading/autograde/trusted.py).
 c.Autograde.autograde_preprocessors = [
     TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata, MarkTrusted,
@@ -40,10 +41,10 @@ c.Autograde.autograde_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 
 # `course-grade autograde` adds, per student: the sandboxed kernel (Execute.kernel_name,
-# KernelManager.transport = "ipc") and, if given, --cell-timeout (see course/sandbox.py).
+# KernelManager.transport = "ipc") and, if given, --cell-timeout (see course_grading/sandbox/).
 
 # Feedback shows the student's results, never the hidden tests: not their source
-# (ClearHiddenTests) and not the tracebacks or prints that quote them (course.feedback).
+# (ClearHiddenTests) and not the tracebacks or prints that quote them (course_grading.feedback.hide).
 c.GenerateFeedback.preprocessors = [
     GetGrades, HideHiddenTestOutputs, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
 ]

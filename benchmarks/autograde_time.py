@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from nbgrader.api import Gradebook  # noqa: E402
 
-from course.grading import copy_course_root, lab_names, nbgrader  # noqa: E402
+from course_grading.course_root import copy_course_root, lab_names, nbgrader  # noqa: E402
 from tests.submissions import submission, write_submission  # noqa: E402
 
 LIMIT_S = 60
@@ -50,10 +50,10 @@ def time_lab(root: Path, lab: str) -> tuple[float, float, float, float]:
 
 
 def main(argv: list[str]) -> int:
-    labs = argv or lab_names()
+    labs = argv or lab_names(REPO / "autograder")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = copy_course_root(Path(tmp) / "autograder")
+        root = copy_course_root(REPO / "autograder", Path(tmp) / "autograder")
         for lab in labs:
             row = (lab, *time_lab(root, lab))
             rows.append(row)

@@ -29,10 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from course import pipeline, records
-from course.autograde import default_workers
-from course.grading import copy_course_root, nbgrader
-from course.samples import Lab, returns_none, to_bytes
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the test fixtures build the students' notebooks
+
+from course_grading import pipeline, records  # noqa: E402
+from course_grading.autograde.job import default_workers  # noqa: E402
+from course_grading.course_root import copy_course_root, nbgrader  # noqa: E402
+from tests.submissions import Lab, returns_none, to_bytes  # noqa: E402
 
 LAB = "lab02_dense_autoencoder"
 
@@ -48,7 +51,7 @@ c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPrep
 
 
 def course_copy(path: Path, stock: bool = False) -> Path:
-    copy_course_root(path, [LAB])
+    copy_course_root(REPO / "autograder", path, [LAB])
     if stock:
         with (path / "nbgrader_config.py").open("a") as f:
             f.write(STOCK)
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         for folder in (waiting / sid / LAB, inbox / sid / LAB):
             folder.mkdir(parents=True)
             (folder / f"{LAB}.ipynb").write_bytes(data)
-    grade = [sys.executable, "-m", "course.grading", "--course-root", str(ours)]
+    grade = [sys.executable, "-m", "course_grading", "--course-root", str(ours)]
     prep = run([*grade, "ingest", LAB, str(inbox)])[0].wall + run([*grade, "repair", LAB])[0].wall
 
     ids = list(students)

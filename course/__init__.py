@@ -1,4 +1,4 @@
-"""Helper library of the autoencoders course.
+"""The teaching library of the autoencoders course: what every notebook imports.
 
 Modules, in lecture order of use:
 
@@ -9,6 +9,7 @@ Modules, in lecture order of use:
 * :mod:`course.framework`   -- the autoencoder framework measured: subspace angles, tied weights,
   gradients per part, capacity, Keras' activity-penalty convention;
 * :mod:`course.models`      -- the lecture's Keras autoencoders;
+* :mod:`course.training`    -- compile options that train faster with the same results;
 * :mod:`course.metrics`     -- reconstruction error, PSNR, compression factor;
 * :mod:`course.plots`       -- originals over reconstructions, grids, curves;
 * :mod:`course.widgets`     -- sliders that redraw a figure;
@@ -19,8 +20,9 @@ Modules, in lecture order of use:
 * :mod:`course.detection`   -- anomaly-detection figures and threshold slider;
 * :mod:`course.compression` -- JPEG/PNG against autoencoder codes;
 * :mod:`course.results`     -- the course's results table;
-* :mod:`course.checks`      -- self-checks shared by the labs' visible and hidden tests;
-* :mod:`course.feedback`, :mod:`course.grading` -- the instructor's grading pipeline.
+* :mod:`course.checks`      -- the labs' self-checks, one module per lab (graders use them too).
+
+Grading code is not part of this library: it lives in the instructor's repository.
 """
 
 import os

@@ -22,10 +22,12 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .runtime import Budget
+if TYPE_CHECKING:  # for annotations only: runtime imports this module, not the other way round
+    from .runtime import Budget
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

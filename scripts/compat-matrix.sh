@@ -3,7 +3,7 @@
 # scripts/compat-pairs.txt, each in its own virtual environment .venv-compat/NAME.
 #
 #   bash scripts/compat-matrix.sh                  # every pair, the default selection below
-#   bash scripts/compat-matrix.sh tests/test_checks.py -k sparse   # every pair, this pytest selection
+#   bash scripts/compat-matrix.sh tests/course/test_checks.py -k sparse   # every pair, this pytest selection
 #   COMPAT_PAIRS=oldest bash scripts/compat-matrix.sh              # only the pairs named (space or comma)
 #   COMPAT_VENVS=/somewhere/else ...   # where the venvs go (default .venv-compat in the checkout)
 #
@@ -11,7 +11,7 @@
 # and reinstalled only when its line in compat-pairs.txt or pyproject.toml changes (a stamp
 # with their hash, as in scripts/setup.sh). Tests run with CI=true (the notebooks' small
 # budget), one process (COMPAT_WORKERS=N runs N pytest-xdist workers). The table counts
-# passed/failed tests per group: checks (tests/test_checks.py: the labs' solutions, hidden
+# passed/failed tests per group: checks (tests/course/test_checks.py: the labs' solutions, hidden
 # tests and seeded wrong answers), notebooks (tests/test_notebooks.py: lectures and labs) and
 # units (every other file). Exits non-zero if any pair fails to install or fails a test.
 # Needs the offline data (Debian's dataset-fashion-mnist: scripts/setup.sh installs it).
@@ -26,11 +26,8 @@ WORKERS="${COMPAT_WORKERS:-1}"
 # What differs between Keras/TensorFlow versions: the labs' checks, every notebook that runs
 # Keras, the library units. Not the nbgrader release tests, the pipeline, sandbox or browser.
 DEFAULT_SELECTION=(
-    tests/test_checks.py tests/test_answers.py tests/test_framework.py
+    tests/course
     tests/test_notebooks.py::test_lecture_runs tests/test_notebooks.py::test_lab_solution_runs_and_passes_its_tests
-    tests/test_compression.py tests/test_data.py tests/test_denoising.py tests/test_detection.py
-    tests/test_feedback.py tests/test_geometry.py tests/test_latent.py tests/test_metrics_pca.py
-    tests/test_plots.py tests/test_results.py tests/test_runtime.py tests/test_shared_modules.py
 )
 if [ $# -gt 0 ]; then selection=("$@"); else selection=("${DEFAULT_SELECTION[@]}"); fi
 

@@ -3,12 +3,12 @@
 #   - Debian/Ubuntu packages: Fashion-MNIST (offline data), python3-venv (and, with
 #     COURSE_APT_EXTRA, anything else a caller asks for);
 #   - a virtual environment in .venv with the course package and its extras.
-# Set COURSE_EXTRAS to choose the extras (default: cpu,lab).
+# Set COURSE_EXTRAS to choose the extras (default: cpu,lab,grader: this is the instructor's repository).
 set -euo pipefail
 
 COURSE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${COURSE_VENV:-$COURSE_ROOT/.venv}"
-EXTRAS="${COURSE_EXTRAS:-cpu,lab}"
+EXTRAS="${COURSE_EXTRAS:-cpu,lab,grader}"
 PYTHON="${PYTHON:-python3}"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }

@@ -9,13 +9,23 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course.grading import copy_course_root
+from course_grading import course_root
 
 REPO = Path(__file__).resolve().parent.parent
 LECTURES = REPO / "lectures"
 LABS = REPO / "labs"
 COURSE_ROOT = REPO / "autograder"
 ARTIFACTS = REPO / "test-artifacts"
+
+
+def lab_names() -> list[str]:
+    """The repository's labs."""
+    return course_root.lab_names(COURSE_ROOT)
+
+
+def copy_course_root(dest: Path, labs: list[str] | None = None) -> Path:
+    """A private copy of the repository's course root (config and sources) at ``dest``."""
+    return course_root.copy_course_root(COURSE_ROOT, dest, labs)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

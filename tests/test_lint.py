@@ -1,4 +1,4 @@
-"""The code students read (library, notebooks, tests) passes ruff."""
+"""All the code (the library, the grading pipeline, notebooks, tests, scripts) passes ruff."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from tests.conftest import REPO
 
 
 def test_ruff_is_clean():
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "course", "tests", "lectures",
-                           "labs", "autograder", "nbgrader_config.py"],
+    folders = ["course", "course_grading", "tests", "lectures", "labs", "autograder", "nbgrader_config.py",
+               "student_edition", "benchmarks", "scripts"]
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", *folders],
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

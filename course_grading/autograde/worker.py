@@ -1,0 +1,135 @@
+"""Grade one student's :class:`~.job.Job` on this machine, in a private nbgrader course root.
+
+The job is unpacked into a folder of its own (config, the lab's source, the gradebook
+copy, the submission); nbgrader's own API autogrades it there, with the kernel in the
+sandbox (:mod:`course_grading.sandbox`) and every verdict judged in this process
+(:mod:`.trusted`). The :class:`~.job.Result` carries the scores and the graded notebook
+back; this process writes nothing anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import resource
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from ..cells import is_test
+from ..course_root import course_config
+from ..outcomes import Outcome
+from ..sandbox import CGroups, Limits, Sandbox, default_hide, private_work_folder
+from .gradebook import read_grades
+from .job import Job, Result, unpack
+from .machine import Machine
+from .trusted import Report
+from .verdict import judge
+
+STATUS = "status"
+
+
+def unpack_job(job: Job, private: Path) -> None:
+    (private / "nbgrader_config.py").write_text(job.config)
+    for name, content in job.source.items():
+        target = (private / "source" / job.lab / name).resolve()
+        if private.resolve() not in target.parents:
+            raise ValueError(f"a source file outside the lab's folder: {name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(content))
+    unpack(job.gradebook, private / "gradebook.db")
+    notebook = nbformat.reads(job.notebook, as_version=4)
+    if job.settings.stop_after_last_test:
+        tests = [i for i, c in enumerate(notebook.cells) if is_test(c)]
+        notebook.cells = notebook.cells[: tests[-1] + 1] if tests else notebook.cells
+    submitted = private / "submitted" / job.student / job.lab
+    submitted.mkdir(parents=True)
+    nbformat.write(notebook, submitted / f"{job.lab}.ipynb")
+
+
+def cell_timeout(private: Path, job: Job) -> int:
+    if job.settings.cell_timeout:
+        return job.settings.cell_timeout
+    return int(course_config(private).Execute.get("timeout", 30) or 30)
+
+
+def grade_job(job: Job, slot: int, machine: Machine) -> Result:
+    """Autograde ``job`` with a sandboxed kernel (in worker slot ``slot``); return its result."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    where = f"{socket.gethostname()}/slot {slot}"
+    if job.data_sha256 and job.data_sha256 != machine.data_sha256:
+        return Result(
+            Outcome.ERROR,
+            "this worker's copy of the data differs from the grader's "
+            "(another Fashion-MNIST version?): not graded here",
+            worker=where,
+        )
+    private = Path(tempfile.mkdtemp(prefix=f"s{job.index:03d}-", dir=machine.work))
+    (private / STATUS).mkdir()
+    unpack_job(job, private)
+    limits = Limits(memory_mb=job.settings.memory_mb, threads=max(job.settings.kernel_threads, 0))
+    sandbox = Sandbox(
+        private,
+        slot,
+        limits,
+        default_hide(machine.work, *machine.hide),
+        label=f"{os.getpid()}",
+        data_file=machine.data_file if job.data_sha256 else None,
+    )
+    tmpfs = private_work_folder(sandbox.kernel_dir, max(job.settings.memory_mb // 2, 64))
+    sandbox.notes = [] if tmpfs else ["the kernel's working folder is on disk (a private tmpfs needs root)"]
+    os.environ.update(sandbox.prepare(machine.mpl_cache))
+    groups = json.dumps([str(d) for d in sandbox.cgroups.dirs.values()])
+    (machine.work / f"job-{job.index}.cgroups").write_text(groups)  # for cleanup_killed
+    config = course_config(private)
+    config.CourseDirectory.root = str(private)
+    for section, values in sandbox.kernel_config().items():
+        for key, value in values.items():
+            config[section][key] = value
+    limit = cell_timeout(private, job)
+    config.Execute.timeout = limit
+    report_file = private / STATUS / "trusted.json"
+    config.TrustedExecute.report_file = str(report_file)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    log = api.autograde(job.lab, job.student, force=True, create=True)
+    kernel = sandbox.finish()
+    (machine.work / f"job-{job.index}.cgroups").unlink(missing_ok=True)
+    if tmpfs:
+        kernel.applied.append(tmpfs)
+    kernel.missing += sandbox.notes + machine.notes
+
+    executed_path = private / "autograded" / job.student / job.lab / f"{job.lab}.ipynb"
+    executed = nbformat.read(executed_path, as_version=4) if executed_path.exists() else None
+    result = judge(
+        executed,
+        kernel,
+        log.get("log", "") + log.get("error", ""),
+        read_grades(private, job.lab, job.student),
+        job.settings.memory_mb,
+        limit,
+        Report.read(report_file),
+    )
+    result.graded_notebook = executed_path.read_text() if executed is not None else None
+    result.worker_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result.worker = where
+    shutil.rmtree(private, ignore_errors=True)
+    return result
+
+
+def cleanup_killed(job_index: int, machine: Machine) -> None:
+    """After a worker was killed (time limit, crash, signal): kill its kernel's cgroups."""
+    record = machine.work / f"job-{job_index}.cgroups"
+    try:
+        dirs = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return
+    CGroups(dirs={str(i): Path(d) for i, d in enumerate(dirs)}).kill_and_remove()
+    record.unlink(missing_ok=True)
+    for private in machine.work.glob(f"s{job_index:03d}-*"):
+        shutil.rmtree(private, ignore_errors=True)

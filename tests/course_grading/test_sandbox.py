@@ -1,0 +1,212 @@
+"""course_grading.sandbox isolates a real kernel; course_grading.batch survives crashes and hangs;
+course.integrity finds code that patches the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from course_grading import batch
+from course_grading.autograde.integrity import findings, imported_names
+from course_grading.sandbox import Limits, Sandbox, default_hide
+
+linux_root = pytest.mark.skipif(os.geteuid() != 0, reason="full isolation needs root")
+
+
+def run_in_kernel(sandbox: Sandbox, cwd: Path, code: str, timeout: float = 60) -> tuple[str, str | None]:
+    """(stdout, error name) of ``code`` run in a kernel started through the sandbox."""
+    from jupyter_client import KernelManager
+
+    env = sandbox.prepare()
+    old = dict(os.environ)
+    os.environ.update(env)
+    km = KernelManager(kernel_name="course-sandbox", **sandbox.kernel_config()["KernelManager"])
+    try:
+        km.start_kernel(cwd=str(cwd))
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=timeout)
+        msg_id = kc.execute(code)
+        out, error = "", None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=2)
+            except Exception:  # noqa: BLE001 - queue.Empty, or the kernel is gone
+                if not km.is_alive():
+                    break
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out += msg["content"]["text"]
+            elif msg["msg_type"] == "error":
+                error = msg["content"]["ename"]
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        kc.stop_channels()
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+        os.environ.clear()
+        os.environ.update(old)
+    return out, error
+
+
+@pytest.fixture
+def job(tmp_path: Path):
+    """A private root like a grading job's: a course folder to hide, a working directory."""
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / "secret.ipynb").write_text("BEGIN HIDDEN TESTS")
+    (course / "gradebook.db").write_text("scores")
+    root = tmp_path / "job"
+    cwd = root / "autograded" / "ana" / "lab"
+    cwd.mkdir(parents=True)
+    (cwd / "lab.ipynb").write_text("the notebook with hidden tests")
+    (cwd / "data.csv").write_text("1,2,3\n")
+    return course, root, cwd
+
+
+ISOLATION_PROBE = '''
+import os, socket
+print("uid", os.getuid())
+print("cwd", sorted(n for n in os.listdir(".") if not n.startswith(".")), open("data.csv").read().strip())
+for path in PATHS:
+    try:
+        open(path).read(); print("READ", path)
+    except OSError as err:
+        print("blocked", type(err).__name__)
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2); print("CONNECTED")
+except OSError as err:
+    print("net", err.strerror)
+try:
+    open(HACK, "w").write("x"); print("WROTE")
+except OSError as err:
+    print("write", type(err).__name__)
+print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+'''
+
+
+def _isolation(job, env_bwrap: str | None, monkeypatch, label: str, allowlist: bool = True):
+    course, root, cwd = job
+    if env_bwrap is not None:
+        monkeypatch.setenv("COURSE_SANDBOX_BWRAP", env_bwrap)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.1)
+    port = server.getsockname()[1]
+    repo_secret = Path(__file__).resolve().parents[1] / "autograder" / "nbgrader_config.py"
+    paths = [str(course / "source" / "secret.ipynb"), str(course / "gradebook.db"), "lab.ipynb"]
+    if allowlist:  # a folder nobody listed: hidden only because it is not in the view
+        paths.append(str(repo_secret))
+    sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label=label)
+    code = (ISOLATION_PROBE.replace("PATHS", repr(paths)).replace("PORT", str(port))
+            .replace("HACK", repr(str(course / "HACKED.txt"))))
+    out, error = run_in_kernel(sandbox, cwd, code)
+    report = sandbox.finish()
+    assert error is None, out
+    assert "uid 0" not in out and "cwd ['data.csv'] 1,2,3" in out
+    assert "READ" not in out and out.count("blocked") == len(paths), out
+    assert "CONNECTED" not in out and "net " in out
+    assert "WROTE" not in out and not (course / "HACKED.txt").exists()
+    pids = eval(out.split("pids ")[1].splitlines()[0])  # noqa: S307 - our own kernel's output
+    assert max(pids) < 10, "the kernel sees processes outside its PID namespace"
+    with pytest.raises(socket.timeout):
+        server.accept()
+    assert report.exit is None and not report.oom_killed
+    return report
+
+
+@linux_root
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs Debian's bubblewrap")
+def test_kernel_is_isolated_by_bubblewrap(job, monkeypatch):
+    report = _isolation(job, None, monkeypatch, "t1")
+    applied = " ".join(report.applied)
+    assert "bubblewrap view" in applied and "no network" in applied and "unprivileged user" in applied
+    assert not report.missing, report.missing
+
+
+@linux_root
+def test_kernel_is_isolated_without_bubblewrap(job, monkeypatch):
+    report = _isolation(job, "0", monkeypatch, "t1b", allowlist=False)  # hides what is listed, no more
+    assert "hidden behind empty tmpfs" in " ".join(report.applied)
+    assert any("no bubblewrap" in m for m in report.missing)  # said, not silent
+
+
+def test_memory_limit_kills_the_kernel(job):
+    course, root, cwd = job
+    sandbox = Sandbox(root, 0, Limits(memory_mb=300), default_hide(course, root), label="t2")
+    out, error = run_in_kernel(sandbox, cwd, "x = []\nwhile True:\n    x.append(bytearray(32 * 2**20))\n")
+    report = sandbox.finish()
+    assert report.oom_killed, report
+
+
+def test_kernel_exit_status_is_recorded(job):
+    course, root, cwd = job
+    sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label="t3")
+    run_in_kernel(sandbox, cwd, "import os\nos._exit(7)\n", timeout=20)
+    assert sandbox.finish().exit == "exit 7"
+
+
+@linux_root
+def test_sandbox_check_reports_the_view():
+    from course_grading.sandbox import probe
+
+    found = probe(Path(__file__).resolve().parents[1] / "autograder")
+    assert found["readable files"].startswith("none outside the view"), found
+    assert "no route to the host" in found["network"]
+    assert found["kernel uid"] != "0"
+
+
+def _work(item, slot):
+    if item == "hang":
+        time.sleep(60)
+    if item == "crash":
+        os._exit(3)
+    if item == "raise":
+        raise ValueError("boom")
+    return {"item": item, "slot": slot}
+
+
+def test_batch_goes_on_after_crash_hang_and_error(tmp_path):
+    done = {}
+    start = time.monotonic()
+    batch.run(["ok1", "hang", "crash", "raise", "ok2"], _work, workers=2, timeout=2,
+              result_dir=tmp_path, on_done=lambda item, d: done.setdefault(item, d))
+    assert time.monotonic() - start < 20
+    assert done["ok1"].result["item"] == "ok1" and done["ok2"].result["slot"] in {0, 1}
+    assert done["hang"].failure == "timeout"
+    assert done["crash"].failure.startswith("crashed") and "exit 3" in done["crash"].failure
+    assert "ValueError: boom" in done["raise"].failure
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def f(x):\n    return x + 1\n", []),
+    ("import numpy as np\nnp.random.seed(0)\nmodel.trainable = False\n", []),
+    ("%pip install -q numpy\n!ls\n", []),
+    ("import numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n",
+     ["assigns numpy.testing.assert_allclose"]),
+    ("from course import checks\nsetattr(checks, 'check_x', print)\n", ["calls setattr on checks"]),
+    ("get_ipython().input_transformers_cleanup.append(str)\n", ["uses get_ipython() to change IPython"]),
+    ("import builtins\nbuiltins.print = None\n", ["assigns builtins.print", "uses builtins"]),
+    ("exec('x = 1')\n", ["calls exec() (code that cannot be read before it runs)"]),
+    ("import sys\nsys.modules['course.checks'] = None\n", ["uses sys.modules"]),
+    ("print(In[3])\n", ["reads IPython's input history (In), which holds the test cells' source"]),
+    ("import IPython\nIPython.get_ipython().events.register('pre_run_cell', print)\n",
+     ["uses get_ipython() to change IPython"]),
+    ("import importlib\nt = importlib.import_module('numpy.testing')\nsetattr(t, 'assert_allclose', print)\n",
+     ["calls setattr on t", "uses importlib (modules chosen at run time)"]),
+    ("vars(np)['testing'] = None\n", ["uses vars(np) (changes a module behind its back)"]),
+    ("class A:\n    def __init__(self):\n        setattr(self, 'x', 1)\n", []),
+])
+def test_integrity_findings(source, found):
+    modules = imported_names(["import numpy as np\nfrom course import checks\n", source])
+    assert findings(source, modules) == found
