@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="passed to course-grade autograde (default: its own default)")
     parser.add_argument("--serial", choices=("stock", "trusted"), default="stock",
                         help="the serial side's Execute step: nbgrader's own (default) or the course's")
+    parser.add_argument("--cold", action="store_true",
+                        help="course-grade starts every kernel cold (no warm zygotes), for comparison")
     parser.add_argument("--keep", action="store_true", help="keep the course roots (printed)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         def our_side(group: list[str] = group) -> None:
             nonlocal out
             threads = [] if args.kernel_threads is None else ["--kernel-threads", str(args.kernel_threads)]
+            threads += ["--cold"] if args.cold else []
             timed, out = run([*grade, "autograde", LAB, *group, "--workers", str(args.workers), *threads])
             ours_t.add(timed)
 
@@ -164,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     kernels_mb = [r.kernel_peak_mb for r in recs if r.kernel_peak_mb]
     seconds = [r.seconds for r in recs if r.seconds]
     judged = [r.judge_seconds for r in recs if r.judge_seconds is not None]
+    phases = ("startup", "student code", "checks", "nbgrader", "merge")
+    split = {p: round(statistics.median(r.timing.get(p, 0.0) for r in recs if r.timing), 2) for p in phases} \
+        if any(r.timing for r in recs) else {}
     n = len(ids)
     rows = [
         ("", f"serial nbgrader autograde ({args.serial} Execute)",
@@ -181,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
          f"median {statistics.median(seconds):.0f}, max {max(seconds):.0f}"),
         ("trusted checks per student (s)", "-",
          f"median {statistics.median(judged):.2f}, max {max(judged):.2f}" if judged else "-"),
+        ("one student, median split (s)", "-", ", ".join(f"{k} {v:g}" for k, v in split.items()) or "-"),
     ]
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     print(f"{n} students x {LAB}, {os.cpu_count()} CPU cores, {args.rounds} alternating rounds")
@@ -202,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         "kernel_peak_mb_max": round(max(kernels_mb)), "ingest_repair_seconds": round(prep, 1),
         "feedback_seconds": round(feedback, 1), "scores_identical": not mismatched, "serial": args.serial,
         "judge_seconds_median": round(statistics.median(judged), 2) if judged else None,
-        "judge_seconds_max": round(max(judged), 2) if judged else None,
+        "judge_seconds_max": round(max(judged), 2) if judged else None, "per_student_split_s": split,
+        "warm": not args.cold,
         "isolation": [line for line in out.splitlines() if line.startswith("isolation")]}))
     if args.keep:
         print(f"course roots kept in {work}")

@@ -92,6 +92,7 @@ def _settings(args: argparse.Namespace):
         cell_timeout=args.cell_timeout,
         stop_after_last_test=args.stop_after_last_test,
         kernel_threads=args.kernel_threads,
+        warm=not args.cold,
     )
     if args.workers:
         settings.workers = args.workers
@@ -122,6 +123,11 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="CPU threads per kernel for TensorFlow/OpenMP (default: theirs, all cores)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="start every kernel from scratch, not forked from a warm zygote per slot (for comparison)",
     )
     p.add_argument(
         "--stop-after-last-test",
@@ -248,8 +254,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(err, ClusterError):
             raise
-        print(f"\ncourse-grade: {err}. The results merged so far are kept; run the same command "
-              "again to grade the rest.", file=sys.stderr)
+        print(
+            f"\ncourse-grade: {err}. The results merged so far are kept; run the same command "
+            "again to grade the rest.",
+            file=sys.stderr,
+        )
         return 3
     summary(recs)
     if out is not None:

@@ -36,6 +36,7 @@ class Record:
     isolation: list[str] = field(default_factory=list)
     isolation_missing: list[str] = field(default_factory=list)
     feedback: str = ""  # the feedback HTML, relative to the course root
+    timing: dict[str, float] = field(default_factory=dict)  # seconds: startup, student code, checks, merge...
     worker: str = ""  # the machine (or local pool slot) that graded it
 
     def __post_init__(self) -> None:

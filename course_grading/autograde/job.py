@@ -33,6 +33,7 @@ class Settings:
     memory_mb: int = 4096
     stop_after_last_test: bool = False  # skip the ungraded cells after the last test (faster, less feedback)
     kernel_threads: int = 0  # CPU threads per kernel for TF/OpenMP; 0: the libraries' default
+    warm: bool = True  # fork kernels from a warm zygote per slot where the machine allows
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Result:
     judge_seconds: float = 0.0
     graded_notebook: str | None = None  # the autograded notebook, as JSON text
     worker: str = ""  # where it ran
+    timing: dict[str, float] = field(default_factory=dict)  # seconds: startup, student code, checks, nbgrader
 
     @property
     def flagged(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,13 +31,56 @@ class Machine:
     data_sha256: str | None
     notes: list[str]
     hide: list[Path] = field(default_factory=list)  # for the fallback without bubblewrap: what else to hide
+    zygotes: dict[int, str] = field(default_factory=dict)  # slot -> its warm zygote's socket
+    zygote_processes: list = field(default_factory=list, repr=False)  # in the process that started them
+
+    def slot_folder(self, slot: int) -> Path:
+        """Where slot ``slot``'s jobs are laid out (inside its zygote's view when it has one)."""
+        return self.work / f"slot{slot}" if slot in self.zygotes else self.work
 
 
-def _work_area() -> Path:
+def _work_area(warm: bool) -> Path:
+    """Short paths (ZMQ ipc); outside /tmp for warm kernels, which get a fresh /tmp of their own."""
     base = tempfile.gettempdir()
-    work = Path(tempfile.mkdtemp(prefix="cg-", dir=base if len(base) < 40 else "/tmp"))
-    work.chmod(0o700)
+    base = (
+        "/run"
+        if warm and os.path.isdir("/run") and os.access("/run", os.W_OK)
+        else base
+        if len(base) < 40
+        else "/tmp"
+    )
+    _remove_abandoned(Path(base))
+    work = Path(tempfile.mkdtemp(prefix="cg-", dir=base))
+    work.chmod(0o711 if warm else 0o700)
+    (work / OWNER).write_text(_process_id(os.getpid()))
     return work
+
+
+OWNER = "owner"  # the grader that made a work area: "pid start-time"
+
+
+def _process_id(pid: int) -> str:
+    """``pid`` with its start time, so a reused pid is not taken for the grader that died."""
+    try:
+        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        start = "?"
+    return f"{pid} {start}"
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Delete the work areas of graders that were killed (SIGKILL leaves no time to clean up):
+    those whose owner is no longer running. A live grader's area is never touched."""
+    for work in base.glob("cg-*"):
+        try:
+            if work.stat().st_uid != os.geteuid():
+                continue
+            owner = (work / OWNER).read_text().strip()
+            pid = int(owner.split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # not ours, or still being made
+        if _process_id(pid) != owner:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _mpl_cache(work: Path) -> Path | None:
@@ -44,8 +88,13 @@ def _mpl_cache(work: Path) -> Path | None:
     cache.mkdir()
     env = {**os.environ, "MPLCONFIGDIR": str(cache)}
     try:
-        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
-                       capture_output=True, timeout=120, check=True)
+        subprocess.run(
+            [sys.executable, "-c", "import matplotlib.font_manager"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     except (subprocess.SubprocessError, OSError):
         return None
     return cache
@@ -74,13 +123,17 @@ def preload_keras() -> None:
         pass
 
 
-def prepare(slots: int, hide: list[Path] | None = None) -> Machine:
+def prepare(slots: int, hide: list[Path] | None = None, warm: bool = True, memory_mb: int = 4096) -> Machine:
     """Prepare this machine for ``slots`` jobs at once (see the module doc); ``hide``: folders a
-    kernel must not see that only this machine knows of (used only without bubblewrap)."""
+    kernel must not see that only this machine knows of (used only without bubblewrap);
+    ``warm``: start a warm zygote per slot where the machine allows (:mod:`..sandbox.warm`)."""
     import nbgrader.apps.api  # noqa: F401 - imported once here, shared by every forked worker
 
+    from ..sandbox import warm as warming
+
     preload_keras()
-    work = _work_area()
+    why_cold = warming.can_warm() if warm else "cold start asked for"
+    work = _work_area(why_cold is None)
     notes = []
     if os.geteuid() == 0:
         for slot in range(slots):
@@ -89,4 +142,24 @@ def prepare(slots: int, hide: list[Path] | None = None) -> Machine:
             except (OSError, subprocess.CalledProcessError) as err:
                 notes.append(f"no sandbox user for slot {slot}: {err}")
     data_file, sha = _grading_data(work)
-    return Machine(work, _mpl_cache(work), data_file, sha, notes, list(hide or []))
+    machine = Machine(work, _mpl_cache(work), data_file, sha, notes, list(hide or []))
+    if why_cold is None:
+        try:
+            for slot in range(slots):
+                machine.zygote_processes.append(
+                    warming.start(slot, work, data_file.parent if data_file else None, memory_mb)
+                )
+            machine.zygotes = {z.slot: z.socket for z in machine.zygote_processes}
+        except (RuntimeError, OSError) as err:
+            machine.notes.append(f"kernels start cold: {err}")
+            stop(machine)
+    elif warm:
+        machine.notes.append(why_cold)
+    return machine
+
+
+def stop(machine: Machine) -> None:
+    """Stop the machine's zygotes (their kernels die with them)."""
+    for zygote in machine.zygote_processes:
+        zygote.stop()
+    machine.zygote_processes, machine.zygotes = [], {}

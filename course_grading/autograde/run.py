@@ -12,7 +12,9 @@ the command run again after an interruption grades only who has no result yet
 from __future__ import annotations
 
 import base64
+import os
 import shutil
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from ..outcomes import Outcome
 from ..records import Record
 from .gradebook import max_scores, merge
 from .job import Job, Result, Settings, pack
-from .machine import Machine, prepare
+from .machine import Machine, prepare, stop
 from .verdict import reason
 from .worker import cleanup_killed, grade_job
 
@@ -61,7 +63,7 @@ class LocalPool:
     def __init__(self, settings: Settings, root: Path | None = None):
         self.settings = settings
         hide = [root, *([root.parent] if root and (root.parent / ".git").exists() else [])] if root else []
-        self.machine: Machine = prepare(settings.workers, hide)
+        self.machine: Machine = prepare(settings.workers, hide, settings.warm, settings.memory_mb)
 
     @property
     def data_sha256(self) -> str | None:
@@ -88,7 +90,9 @@ class LocalPool:
                 on_kill=lambda job, slot: cleanup_killed(job.index, machine),
             )
         finally:
-            shutil.rmtree(machine.work, ignore_errors=True)
+            stop(machine)
+            if not os.environ.get("COURSE_GRADE_KEEP"):
+                shutil.rmtree(machine.work, ignore_errors=True)
 
 
 def ensure_assignment(root: Path, lab: str) -> Path:
@@ -155,6 +159,7 @@ def record_result(root: Path, lab: str, record: Record, job: Job, done: Done, se
     record.isolation, record.isolation_missing = result.applied, result.missing
     record.kernel_peak_mb, record.worker_peak_mb = result.kernel_peak_mb, result.worker_peak_mb
     record.judge_seconds, record.flagged = result.judge_seconds, result.flagged
+    record.timing = dict(result.timing)
     if result.graded_notebook is not None:
         autograded.mkdir(parents=True)
         (autograded / f"{lab}.ipynb").write_text(result.graded_notebook)
@@ -186,9 +191,12 @@ def run_autograde(
 
     def finish(record: Record, grades: dict, flagged: bool) -> None:
         nonlocal done_count
+        started = time.monotonic()
         record.scores = merge(root, lab, record.student, grades, flagged)
         record.total = round(sum(s for s, _ in record.scores.values()), 3)
         record.max_total = sum(maxima.values())
+        if record.timing:
+            record.timing["merge"] = round(time.monotonic() - started, 3)
         records.save(record, root)
         done_count += 1
         progress("autograde", record, done_count, len(recs))

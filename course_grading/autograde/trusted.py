@@ -33,6 +33,7 @@ import io
 import json
 import secrets
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,9 @@ class Report:
     output_cut: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # errors in the student's own cells
     judge_seconds: float = 0.0
+    kernel_start_seconds: float = 0.0  # from asking for a kernel to its first reply
+    ask_seconds: float = 0.0  # the kernel answering the tests' requests (the student's functions)
+    cell_seconds: dict[str, float] = field(default_factory=dict)  # each student/setup cell, by label
 
     @classmethod
     def read(cls, path: Path) -> Report | None:
@@ -130,8 +134,10 @@ class TrustedExecute(Execute):
 
     answers_dir = Unicode(
         "",
-        help="Folder the kernel writes answers into (default: "
-        "<notebook folder>/.answers); it must be the same path for the kernel.",
+        help="Folder the grader reads the kernel's answers from (default: <notebook folder>/.answers)",
+    ).tag(config=True)
+    kernel_answers_dir = Unicode(
+        "", help="The same folder as the kernel sees it, if its path differs there (default: answers_dir)"
     ).tag(config=True)
     report_file = Unicode("", help="Where to write the JSON report of this run (nothing if empty)").tag(
         config=True
@@ -233,11 +239,15 @@ class TrustedExecute(Execute):
 
     def _ask(self, index: int, request: str, *args) -> tuple[Path, bool]:
         """Run one request in the kernel; return its answer folder and whether it finished in time."""
-        folder = self._answers() / secrets.token_hex(8)
+        token = secrets.token_hex(8)
+        folder = self._answers() / token
         shutil.rmtree(folder, ignore_errors=True)
-        call = ", ".join([repr(str(folder)), *args])
+        there = Path(self.kernel_answers_dir) / token if self.kernel_answers_dir else folder
+        call = ", ".join([repr(str(there)), *args])
         probe = new_code_cell(source=f"{REQUESTS}_course_requests.{request}({call})\n")
+        start = time.monotonic()
         alive = self._run(probe, index)
+        self._report.ask_seconds += time.monotonic() - start
         self._probe_outputs = probe.outputs
         if not alive:
             self._unresponsive = True
@@ -245,8 +255,6 @@ class TrustedExecute(Execute):
 
     def _judge(self, folder: Path, call: Call) -> tuple[list[str], str | None, str, list[str]]:
         """(printed lines, failure message or None, exception name, traceback) of one answer."""
-        import time
-
         start = time.monotonic()
         out = io.StringIO()
         try:
@@ -350,8 +358,10 @@ class TrustedExecute(Execute):
         verdicts: dict[int, Verdict] = {}
         self._answers().mkdir(parents=True, exist_ok=True)
         stopped = None
+        started = time.monotonic()
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
+            self._report.kernel_start_seconds = round(time.monotonic() - started, 3)
             self.nb.metadata["language_info"] = info["content"]["language_info"]
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code":
@@ -377,7 +387,9 @@ class TrustedExecute(Execute):
                     self.nb.cells[index] = cell
                     cell.outputs = []
                     continue
+                started = time.monotonic()
                 alive = self._run(cell, index)
+                self._report.cell_seconds[label(cell, index)] = round(time.monotonic() - started, 3)
                 self.nb.cells[index] = cell
                 if self._cuts:
                     self._report.output_cut.append(f"{label(cell, index)} (over {self._cuts[0]})")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..cells import is_locked, label
 from ..outcomes import Outcome
-from ..sandbox import STARTUP_FAILED, KernelReport
+from ..sandbox import STARTUP_FAILED, ZYGOTE_LOST, KernelReport
 from . import integrity
 from .job import Grade, Result
 from .trusted import Report
@@ -25,6 +25,12 @@ def _without_notebook(kernel: KernelReport, log: str, limit: int) -> tuple[Outco
     """Why nbgrader produced no graded notebook."""
     if kernel.exit == f"exit {STARTUP_FAILED}":
         return Outcome.ERROR, "the sandbox could not start the kernel (see the grader's log)"
+    if kernel.exit == f"exit {ZYGOTE_LOST}":
+        return (
+            Outcome.ERROR,
+            "the slot's warm kernel server stopped while this notebook ran"
+            " (not the student's doing): grade this student again",
+        )
     if kernel.exit:
         how = (
             f"was killed by {kernel.exit.split()[1]}" + (" (a crash)" if "SEGV" in kernel.exit else "")
@@ -120,6 +126,12 @@ def judge(
         result.notes.append("output cut: " + "; ".join(report.output_cut))
     result.outcome, result.detail = _timeouts(report, limit, result.notes)
     result.judge_seconds = round(report.judge_seconds, 2)
+    setup = sum(s for name, s in report.cell_seconds.items() if name in {"setup", "colab"})
+    result.timing = {
+        "startup": round(report.kernel_start_seconds + setup, 2),
+        "student code": round(sum(report.cell_seconds.values()) - setup, 2),
+        "checks": round(report.ask_seconds + report.judge_seconds, 2),
+    }
     result.failed_tests = [
         f"{g} ({v.get('detail') or v.get('failed')})"[:200]
         for g, v in report.verdicts.items()

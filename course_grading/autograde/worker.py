@@ -16,6 +16,7 @@ import resource
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -51,6 +52,18 @@ def unpack_job(job: Job, private: Path) -> None:
     nbformat.write(notebook, submitted / f"{job.lab}.ipynb")
 
 
+def _answers(zygote: str) -> bool:
+    """Whether the slot's zygote still listens."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(zygote)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
 def cell_timeout(private: Path, job: Job) -> int:
     if job.settings.cell_timeout:
         return job.settings.cell_timeout
@@ -70,7 +83,14 @@ def grade_job(job: Job, slot: int, machine: Machine) -> Result:
             "(another Fashion-MNIST version?): not graded here",
             worker=where,
         )
-    private = Path(tempfile.mkdtemp(prefix=f"s{job.index:03d}-", dir=machine.work))
+    zygote = machine.zygotes.get(slot) if job.settings.warm else None
+    if zygote and not _answers(zygote):  # it died (no kernel can signal it): this job starts cold
+        zygote = None
+    private = Path(
+        tempfile.mkdtemp(
+            prefix=f"s{job.index:03d}-", dir=machine.slot_folder(slot) if zygote else machine.work
+        )
+    )
     (private / STATUS).mkdir()
     unpack_job(job, private)
     limits = Limits(memory_mb=job.settings.memory_mb, threads=max(job.settings.kernel_threads, 0))
@@ -81,9 +101,12 @@ def grade_job(job: Job, slot: int, machine: Machine) -> Result:
         default_hide(machine.work, *machine.hide),
         label=f"{os.getpid()}",
         data_file=machine.data_file if job.data_sha256 else None,
+        zygote=zygote,
     )
-    tmpfs = private_work_folder(sandbox.kernel_dir, max(job.settings.memory_mb // 2, 64))
-    sandbox.notes = [] if tmpfs else ["the kernel's working folder is on disk (a private tmpfs needs root)"]
+    tmpfs = None if zygote else private_work_folder(sandbox.kernel_dir, max(job.settings.memory_mb // 2, 64))
+    sandbox.notes = (
+        [] if tmpfs or zygote else ["the kernel's working folder is on disk (a private tmpfs needs root)"]
+    )
     os.environ.update(sandbox.prepare(machine.mpl_cache))
     groups = json.dumps([str(d) for d in sandbox.cgroups.dirs.values()])
     (machine.work / f"job-{job.index}.cgroups").write_text(groups)  # for cleanup_killed
@@ -97,7 +120,9 @@ def grade_job(job: Job, slot: int, machine: Machine) -> Result:
     report_file = private / STATUS / "trusted.json"
     config.TrustedExecute.report_file = str(report_file)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    started = time.monotonic()
     log = api.autograde(job.lab, job.student, force=True, create=True)
+    nbgrader_seconds = time.monotonic() - started
     kernel = sandbox.finish()
     (machine.work / f"job-{job.index}.cgroups").unlink(missing_ok=True)
     if tmpfs:
@@ -118,7 +143,10 @@ def grade_job(job: Job, slot: int, machine: Machine) -> Result:
     result.graded_notebook = executed_path.read_text() if executed is not None else None
     result.worker_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result.worker = where
-    shutil.rmtree(private, ignore_errors=True)
+    if result.timing:  # what nbgrader itself took around the kernel's work
+        result.timing["nbgrader"] = round(nbgrader_seconds - sum(result.timing.values()), 2)
+    if not os.environ.get("COURSE_GRADE_KEEP"):  # set it to look at a job's folder afterwards
+        shutil.rmtree(private, ignore_errors=True)
     return result
 
 
@@ -131,5 +159,8 @@ def cleanup_killed(job_index: int, machine: Machine) -> None:
         return
     CGroups(dirs={str(i): Path(d) for i, d in enumerate(dirs)}).kill_and_remove()
     record.unlink(missing_ok=True)
-    for private in machine.work.glob(f"s{job_index:03d}-*"):
+    for private in [
+        *machine.work.glob(f"s{job_index:03d}-*"),
+        *machine.work.glob(f"slot*/s{job_index:03d}-*"),
+    ]:
         shutil.rmtree(private, ignore_errors=True)

@@ -17,7 +17,16 @@ import tempfile
 from pathlib import Path
 
 from .cgroups import CGroups
-from .job import KERNEL_NAME, STARTUP_FAILED, KernelReport, Limits, RssWatchdog, Sandbox, private_work_folder
+from .job import (
+    KERNEL_NAME,
+    STARTUP_FAILED,
+    ZYGOTE_LOST,
+    KernelReport,
+    Limits,
+    RssWatchdog,
+    Sandbox,
+    private_work_folder,
+)
 from .probe import probe
 from .users import USER_PREFIX, sandbox_user
 
@@ -35,6 +44,7 @@ __all__ = [
     "KERNEL_NAME",
     "STARTUP_FAILED",
     "USER_PREFIX",
+    "ZYGOTE_LOST",
     "CGroups",
     "KernelReport",
     "Limits",

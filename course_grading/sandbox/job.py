@@ -30,9 +30,11 @@ from .cgroups import CGroups
 from .launcher import STARTUP_FAILED
 from .users import USER_PREFIX, sandbox_user
 from .view import View, bwrap_args, bwrap_path, python_paths
+from .zygote_client import ZYGOTE_LOST
 
 KERNEL_NAME = "course-sandbox"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
+ZYGOTE_CLIENT = Path(__file__).resolve().parent / "zygote_client.py"
 # What the kernel keeps of the grader's environment (everything else is dropped).
 ENV_PREFIXES = ("NBGRADER_", "COURSE_", "TF_", "KERAS_BACKEND", "OMP_", "MKL_", "LC_")
 ENV_NAMES = {"CI", "LANG", "TZ", "PYTHONHASHSEED", "MPLBACKEND"}
@@ -41,6 +43,7 @@ CLONE_NEWNS, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x00020000, 16384, 1 << 1
 __all__ = [
     "KERNEL_NAME",
     "STARTUP_FAILED",
+    "ZYGOTE_LOST",
     "KernelReport",
     "Limits",
     "RssWatchdog",
@@ -142,12 +145,14 @@ class Sandbox:
         hide: list[Path],
         label: str,
         data_file: Path | None = None,
+        zygote: str | None = None,
     ):
         self.root, self.slot, self.limits, self.label = root, slot, limits, label
         self.hide = [str(p) for p in hide]
         self.runtime, self.kernel_dir, self.home = root / "rt", root / "kernel", root / "home"
         self.status = root / "status" / "launcher.json"
         self.data_file = data_file
+        self.zygote = zygote  # the slot's warm zygote's socket: kernels are forked from it
         self.cgroups = CGroups()
         self.watchdog: RssWatchdog | None = None
         self.uid: int | None = None
@@ -156,8 +161,9 @@ class Sandbox:
 
     @property
     def answers(self) -> Path:
-        """Where the kernel writes its answers (the same path for the kernel and the grader)."""
-        return self.kernel_dir / ".answers"
+        """Where the grader reads the kernel's answers (a warm kernel's own folder is a tmpfs
+        only it sees: its answers come through a folder on disk bound into it)."""
+        return self.root / "answers" if self.zygote else self.kernel_dir / ".answers"
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
@@ -224,11 +230,17 @@ class Sandbox:
         for folder in (self.runtime, self.kernel_dir, self.home, self.status.parent):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.answers.mkdir(exist_ok=True)
+        if self.zygote:
+            self.root.chmod(0o711)  # the warm kernel passes through, and may not list or rename
+            (self.root / "data-in").mkdir(mode=0o700, exist_ok=True)
         (self.home / ".config" / "matplotlib").mkdir(parents=True, exist_ok=True)
         for font_list in mpl_cache.glob("fontlist-*.json") if mpl_cache and mpl_cache.is_dir() else []:
             shutil.copy2(font_list, self.home / ".config" / "matplotlib" / font_list.name)
         if self.uid is not None:
-            for folder in (self.runtime, self.kernel_dir, self.home):
+            mine = [self.runtime, self.kernel_dir, self.home] + (
+                [self.answers, self.root / "data-in"] if self.zygote else []
+            )
+            for folder in mine:
                 for dirpath, _, files in os.walk(folder):
                     os.chown(dirpath, self.uid, self.gid)
                     for f in files:
@@ -280,6 +292,11 @@ class Sandbox:
         }
         if self.data_file and not bwrap:
             policy["keep"].append(str(self.data_file.parent))
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        command = [sys.executable, "-I", str(LAUNCHER), "{policy}", "--", *argv]
+        if self.zygote:
+            policy.update(self._warm_policy(notes))
+            command = [sys.executable, "-I", str(ZYGOTE_CLIENT), "{policy}", "--", "{connection_file}"]
         policy_file = self.root / "status" / "policy.json"
         policy_file.write_text(json.dumps(policy, indent=1))
         spec = self.root / "jupyter" / "kernels" / KERNEL_NAME
@@ -287,18 +304,7 @@ class Sandbox:
         (spec / "kernel.json").write_text(
             json.dumps(
                 {
-                    "argv": [
-                        sys.executable,
-                        "-I",
-                        str(LAUNCHER),
-                        str(policy_file),
-                        "--",
-                        sys.executable,
-                        "-m",
-                        "ipykernel_launcher",
-                        "-f",
-                        "{connection_file}",
-                    ],
+                    "argv": [str(policy_file) if a == "{policy}" else a for a in command],
                     "display_name": "Python 3 (course sandbox)",
                     "language": "python",
                     # a signal to the launcher would not reach the kernel in bwrap
@@ -312,11 +318,36 @@ class Sandbox:
             self.watchdog.start()
         return {"JUPYTER_PATH": str(self.root / "jupyter"), "JUPYTER_RUNTIME_DIR": str(self.runtime)}
 
+    def _warm_policy(self, notes: list[str]) -> dict:
+        """What the zygote client passes on for a kernel forked from the slot's zygote."""
+        return {
+            "zygote_socket": self.zygote,
+            "answers_disk": str(self.answers),
+            "data_staging": str(self.root / "data-in"),
+            "tmp_mb": min(512, self.limits.memory_mb),
+            "work_mb": max(self.limits.memory_mb // 2, 64),
+            "zygote_applied": [
+                f"memory limit {self.limits.memory_mb} MB and process limit (cgroup {self.cgroups.version})",
+                f"no core dumps; files up to {self.limits.file_size_mb} MB",
+                f"runs as unprivileged user {USER_PREFIX}{self.slot} (uid {self.uid}), no capabilities, "
+                "no new privileges",
+                "warm start: a fresh process forked from the slot's zygote (TensorFlow, Keras, IPython and "
+                "the course already imported), in the zygote's bubblewrap view (system, Python, data, the "
+                "slot's folder), then user, mount, PID, network, IPC and UTS namespaces of its own: fresh "
+                "/tmp and /dev/shm, its working folder a private tmpfs (writes count against the memory "
+                "limit), not dumpable",
+                "no network: own network namespace (loopback only)",
+            ],
+        }
+
     def kernel_config(self) -> dict[str, dict[str, object]]:
         """traitlets config for nbgrader: our kernel, ZMQ over ipc sockets in the runtime directory."""
         return {
             "Execute": {"kernel_name": KERNEL_NAME},
-            "TrustedExecute": {"answers_dir": str(self.answers)},
+            "TrustedExecute": {
+                "answers_dir": str(self.answers),
+                "kernel_answers_dir": str(self.kernel_dir / ".answers"),
+            },
             "KernelManager": {"transport": "ipc", "connection_file": str(self.runtime / "kernel.json")},
         }
 

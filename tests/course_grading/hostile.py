@@ -38,7 +38,7 @@ class BadSubmission:
     what: str
     outcome: str
     points: str  # 'full', 'zero' or 'last_zero'
-    reason: str  # must appear in the recorded reason
+    reason: str  # must appear in the recorded reason; "a|b" accepts either
     build: Callable[[Lab, dict], bytes] = field(repr=False)
     hidden: bool = False  # written without any word a static scan looks for
     kind: str = "classic"  # the attack class, for the report
@@ -709,7 +709,8 @@ BAD_SUBMISSIONS: tuple[BadSubmission, ...] = (
         "opens TCP connections (loopback, PyPI, a public DNS server)",
         "graded",
         "full",
-        "ConnectionRefusedError",
+        # loopback is up in bubblewrap's network namespace, down in a warm kernel's
+        "ConnectionRefusedError|Network is unreachable",
         _append_to_last(NETWORK),
     ),
     # ---------------------------------------------------------------- written to dodge a scan
@@ -975,7 +976,8 @@ BAD_SUBMISSIONS: tuple[BadSubmission, ...] = (
         "the answers folder replaced by a link to /; stub answers",
         "graded",
         "zero",
-        "no answer",
+        # a warm kernel's answers folder is a mount point, so the rename itself fails
+        "no answer|Device or resource busy",
         _first_with_stubs(FORGE_LINKED_FOLDER),
         True,
         "forge answers",

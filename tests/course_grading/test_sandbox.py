@@ -210,3 +210,69 @@ def test_batch_goes_on_after_crash_hang_and_error(tmp_path):
 def test_integrity_findings(source, found):
     modules = imported_names(["import numpy as np\nfrom course import checks\n", source])
     assert findings(source, modules) == found
+
+
+WARM_PROBE = '''
+import os, signal, socket
+print("pid", os.getpid())
+print("tmp", os.listdir("/tmp"), "shm", os.listdir("/dev/shm"))
+print("control", os.listdir(CONTROL))
+for path in (SLOT, OTHER):
+    try:
+        print("LISTED", path, os.listdir(path))
+    except OSError as err:
+        print("unlisted", type(err).__name__)
+try:
+    os.kill(-1, signal.SIGKILL)
+    print("KILLED SOMETHING")
+except OSError as err:
+    print("kill", type(err).__name__)
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2); print("CONNECTED")
+except OSError as err:
+    print("net", type(err).__name__)
+status = open("/proc/self/status").read()
+print("caps", status.split("CapEff:")[1].split()[0], "nonewprivs", status.split("NoNewPrivs:")[1].split()[0])
+print("uid", os.getuid(), "files", sorted(n for n in os.listdir(".") if not n.startswith(".")))
+open(".answers/mine.txt", "w").write("answer")
+'''
+
+
+@linux_root
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs Debian's bubblewrap")
+def test_a_warm_kernel_is_a_fresh_isolated_process(job, tmp_path):
+    from course_grading.sandbox import warm
+
+    course, _, cwd = job
+    work = Path("/run") / f"cg-test-{os.getpid()}"
+    work.mkdir(mode=0o711)
+    zygote = warm.start(0, work, None, 1024)
+    try:
+        other = work / "slot0" / "s999-other"
+        other.mkdir(mode=0o700)
+        (other / "secret.txt").write_text("another student's")
+        root = work / "slot0" / "s001-mine"
+        root.mkdir(mode=0o700)
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        code = (WARM_PROBE.replace("CONTROL", repr(str(work / "slot0" / "control")))
+                .replace("SLOT", repr(str(work / "slot0"))).replace("OTHER", repr(str(other)))
+                .replace("PORT", str(server.getsockname()[1])))
+        sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course), label="warm",
+                          zygote=zygote.socket)
+        out, error = run_in_kernel(sandbox, cwd, code)
+        report = sandbox.finish()
+        assert error is None, out
+        assert "pid 1\n" in out, out  # the first process of a PID namespace of its own
+        assert "tmp [] shm []" in out and "control []" in out
+        assert "LISTED" not in out and out.count("unlisted") == 2
+        assert "KILLED SOMETHING" not in out and "kill ProcessLookupError" in out
+        assert "CONNECTED" not in out and "caps 0000000000000000 nonewprivs 1" in out
+        assert "uid 0" not in out and "files ['data.csv']" in out
+        assert (root / "answers" / "mine.txt").read_text() == "answer"  # what the grader reads
+        assert any("warm start" in a for a in report.applied) and report.exit is None
+        assert zygote.alive(), "the zygote must outlive its kernels"
+    finally:
+        zygote.stop()
+        shutil.rmtree(work, ignore_errors=True)

@@ -2,9 +2,9 @@
 
 Each scenario starts ``course-grade autograde`` on three students whose notebooks sleep in a
 cell (so kernels are running), kills some of its real processes, and then checks that no
-process of the batch is left (worker, launcher, bubblewrap, kernel, or anything owned by
-a sandbox user), that every record on disk is whole, and that a second run grades every
-student with the right score.
+process of the batch is left (worker, launcher, bubblewrap, zygote, kernel, or anything a
+sandbox user runs in the batch's work area), that every record on disk is whole, and that a
+second run grades every student with the right score.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 import sys
@@ -94,14 +95,22 @@ def wait_for_kernels(main: subprocess.Popen, timeout: float = 120) -> list[psuti
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         procs = family(main.pid)
-        running = [p for p in procs if _uid(p) in uids and "ipykernel" in " ".join(_cmd(p))]
-        if running or (not uids and any("ipykernel" in " ".join(_cmd(p)) for p in procs)):
+        running = [p for p in procs if _uid(p) in uids and _is_kernel(p)]
+        if running or (not uids and any(_is_kernel(p) for p in procs)):
             time.sleep(1.0)  # let the kernel import what it needs
             return family(main.pid)
         if main.poll() is not None:
             raise AssertionError(f"the grader ended before any kernel ran:\n{main.stdout.read()}")
         time.sleep(0.2)
     raise AssertionError("no kernel started")
+
+
+def _is_kernel(p: psutil.Process) -> bool:
+    """A kernel started cold (its command line) or forked warm from a zygote (its name)."""
+    try:
+        return "ipykernel" in " ".join(p.cmdline()) or p.name().startswith("ipykernel")
+    except psutil.Error:
+        return False
 
 
 def _uid(p: psutil.Process) -> int | None:
@@ -119,18 +128,49 @@ def _cmd(p: psutil.Process) -> list[str]:
 
 
 def workers(main: subprocess.Popen) -> list[psutil.Process]:
-    """The forked grading workers: direct children of the grader that run the same command."""
+    """The forked grading workers: direct children of the grader with its very command line
+    (the warm zygotes' launchers are children too, with a command of their own)."""
+    try:
+        grader = psutil.Process(main.pid)
+        kids, command = grader.children(), grader.cmdline()
+    except psutil.Error:
+        return []
+    return [k for k in kids if _cmd(k) == command]
+
+
+def zygote_launchers(main: subprocess.Popen) -> list[psutil.Process]:
+    """The launchers of the slots' warm zygotes (none when kernels start cold)."""
     try:
         kids = psutil.Process(main.pid).children()
     except psutil.Error:
         return []
-    return [k for k in kids if "course_grading" in " ".join(_cmd(k))]
+    return [k for k in kids if "launcher.py" in " ".join(_cmd(k)) and "zygote.py" in " ".join(_cmd(k))]
 
 
-def leftovers(snapshot: list[psutil.Process], timeout: float = 20, sandboxes: bool = True) -> list[str]:
-    """What of ``snapshot`` (and, with ``sandboxes``, anything a sandbox user runs) is still alive
-    after ``timeout`` s."""
-    uids = sandbox_uids() if sandboxes else set()
+def work_areas(procs: list[psutil.Process]) -> set[str]:
+    """The grader's private work areas (``.../cg-XXXX``), as its processes' command lines name them."""
+    found = set()
+    for p in procs:
+        found.update(re.findall(r"(/(?:run|tmp)/cg-[a-z0-9_]+)", " ".join(_cmd(p))))
+    return found
+
+
+def _in_area(p: psutil.Process, areas: set[str]) -> bool:
+    """A sandbox process of this batch (not of a grader another test runs meanwhile): its
+    command line or working folder lies in one of this batch's work areas."""
+    try:
+        where = " ".join(p.cmdline()) + " " + p.cwd()
+    except psutil.Error:
+        where = " ".join(_cmd(p))
+    return any(area in where for area in areas)
+
+
+def leftovers(snapshot: list[psutil.Process], areas: set[str] | None, timeout: float = 20) -> list[str]:
+    """What of ``snapshot`` (and, given the batch's work ``areas``, anything a sandbox user runs
+    in them) is still alive after ``timeout`` s."""
+    uids = sandbox_uids() if areas else set()
+    assert areas is None or areas, "no work area named by the grader's processes"
+    areas = areas or set()
     deadline = time.monotonic() + timeout
     alive: list[str] = []
     while time.monotonic() < deadline:
@@ -142,7 +182,10 @@ def leftovers(snapshot: list[psutil.Process], timeout: float = 20, sandboxes: bo
         alive += [
             f"{p.pid} uid {_uid(p)} {' '.join(_cmd(p))[:100]}"
             for p in psutil.process_iter()
-            if _uid(p) in uids and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            if _uid(p) in uids
+            and _in_area(p, areas)
+            and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE
         ]
         if not alive:
             return []
@@ -209,24 +252,26 @@ def test_killing_the_grader_leaves_nothing_running(course, kill):
     tag = kill.__name__[:12] + "-"
     main = start(root, lab, tag)
     procs = wait_for_kernels(main)
-    snapshot = [psutil.Process(main.pid), *procs]
+    snapshot, areas = [psutil.Process(main.pid), *procs], work_areas(procs)
     kill(main, procs)
     main.wait(timeout=60)
-    assert leftovers(snapshot) == []
+    assert leftovers(snapshot, areas) == []
     records_are_whole(root)
     if kill is kill_main_then_sigterm_workers:  # one scenario is enough to show a rerun mends all
         regrade_everyone(root, lab, tag)
+        # the killed grader could not clean up; the next one removed its work area
+        assert not [area for area in areas if Path(area).exists()]
 
 
 def test_a_killed_worker_costs_only_its_student(course):
     root, lab = course
     tag = "one-worker-"
     main = start(root, lab, tag)
-    procs = wait_for_kernels(main)
+    procs, areas = wait_for_kernels(main), work_areas(family(main.pid))
     victim = workers(main)[0]
     victim_family = [victim, *family(victim.pid)]
     victim.send_signal(signal.SIGTERM)
-    assert leftovers(victim_family, sandboxes=False) == []  # the other students go on meanwhile
+    assert leftovers(victim_family, None) == []  # the other students go on meanwhile
     out, _ = main.communicate(timeout=600)
     assert main.returncode == 1, out  # one student's grading failed: said in the exit status
     recs = {r.student: r for r in records_are_whole(root) if r.student.startswith(tag)}
@@ -234,4 +279,30 @@ def test_a_killed_worker_costs_only_its_student(course):
     assert len(errors) == 1 and "crashed" in errors[0].reason, [r.reason for r in recs.values()]
     full = sum(lab.points().values())
     assert sorted(r.total for r in recs.values() if r.outcome != "error") == [full, full]
-    assert leftovers(procs) == []
+    assert leftovers(procs, areas) == []
+
+
+def test_a_killed_zygote_costs_only_its_student(course):
+    """A warm slot's zygote killed mid-kernel: that student's record says to grade again (no
+    zero for the grader's trouble), the slot's next student starts cold, the others are graded."""
+    root, lab = course
+    tag = "one-zygote-"
+    main = start(root, lab, tag)
+    procs, areas = wait_for_kernels(main), work_areas(family(main.pid))
+    if not zygote_launchers(main):
+        main.kill()
+        main.wait()
+        pytest.skip("kernels start cold here (no bubblewrap or not root): no zygote to kill")
+    kernel = next(p for p in procs if _is_kernel(p) and p.name() == "ipykernel")
+    victim = kernel.parent().parent()  # ipykernel <- ipykernel-init <- the zygote
+    assert victim.name() == "course-zygote", victim
+    victim.kill()
+    out, _ = main.communicate(timeout=600)
+    assert main.returncode == 1, out
+    recs = {r.student: r for r in records_are_whole(root) if r.student.startswith(tag)}
+    errors = [r for r in recs.values() if r.outcome == "error"]
+    reasons = [r.reason for r in recs.values()]
+    assert len(errors) == 1 and "grade this student again" in errors[0].reason, reasons
+    full = sum(lab.points().values())
+    assert sorted(r.total for r in recs.values() if r.outcome != "error") == [full, full]
+    assert leftovers(procs, areas) == []
