@@ -24,9 +24,9 @@ PYTHON="${PYTHON:-python3}"
 WORKERS="${COMPAT_WORKERS:-1}"
 
 # What differs between Keras/TensorFlow versions: the labs' checks, every notebook that runs
-# Keras, the library units. Not the nbgrader release tests, the pipeline, sandbox or browser.
+# Keras, the library units, the training options. Not the nbgrader release tests, the pipeline, sandbox or browser.
 DEFAULT_SELECTION=(
-    tests/course
+    tests/course tests/test_training_options.py
     tests/test_notebooks.py::test_lecture_runs tests/test_notebooks.py::test_lab_solution_runs_and_passes_its_tests
 )
 if [ $# -gt 0 ]; then selection=("$@"); else selection=("${DEFAULT_SELECTION[@]}"); fi
@@ -88,7 +88,7 @@ except (OSError, ET.ParseError):
     cases = []
 for case in cases:
     cls = case.get("classname", "")
-    group = ("checks" if cls.startswith("tests.test_checks") else
+    group = ("checks" if cls.startswith(("tests.course.test_checks", "tests.test_checks")) else
              "notebooks" if cls.startswith("tests.test_notebooks") else "units")
     bad = case.find("failure") is not None or case.find("error") is not None
     if case.find("skipped") is not None and not bad:
