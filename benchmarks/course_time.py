@@ -1,8 +1,10 @@
 """Wall time of every lecture and lab notebook at one budget, executed headless.
 
-    python benchmarks/course_time.py --budget ci|cpu [--only 05_dense]
+    python benchmarks/course_time.py --budget ci|cpu [--only 05_dense] [--compare VAR]
 
-Labs run in their solution version (the source notebook). Prints a JSON object.
+Labs run in their solution version (the source notebook). ``--compare VAR`` runs every
+notebook twice, with ``VAR=0`` and ``VAR=1`` (e.g. ``COURSE_FAST_TRAINING``), alternating
+which goes first so the machine's load falls on both alike. Prints a JSON object.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -25,10 +28,12 @@ def notebooks() -> list[Path]:
         p for p in (REPO / "autograder" / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-def run(path: Path, budget: str, timeout: int = 1800) -> tuple[float, str]:
-    """Seconds to execute ``path`` top to bottom at ``budget``, and 'ok' or the first error."""
+def run(path: Path, budget: str, timeout: int = 1800) -> tuple[float, str, float]:
+    """Seconds to execute ``path`` top to bottom at ``budget``, 'ok' or the first error, and the
+    CPU seconds its kernel used (less sensitive than wall time to other jobs on the machine)."""
     nb = nbformat.read(path, as_version=4)
     os.environ["COURSE_BUDGET"] = budget
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -36,23 +41,41 @@ def run(path: Path, budget: str, timeout: int = 1800) -> tuple[float, str]:
         status = "ok"
     except Exception as err:  # recorded in the report, the other notebooks still run
         status = f"{type(err).__name__}: {str(err).splitlines()[-1][:120]}"
-    return time.perf_counter() - start, status
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, once it has exited
+    return seconds, status, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", choices=["ci", "cpu", "gpu"], default="ci")
     parser.add_argument("--only", default="", help="substring of the notebooks to run")
+    parser.add_argument("--compare", default="", metavar="VAR",
+                        help="run each notebook with VAR=0 and VAR=1; 'notebooks' holds VAR=1")
     args = parser.parse_args()
     os.environ.pop("CI", None)  # COURSE_BUDGET decides
-    rows = {}
-    for path in notebooks():
-        if args.only in path.name:
-            seconds, status = run(path, args.budget)
-            rows[str(path.relative_to(REPO))] = {"seconds": seconds, "status": status}
-            print(f"{path.name:45s} {seconds:8.1f} s  {status}", file=sys.stderr, flush=True)
-    result = {"budget": args.budget, "notebooks": rows,
-              "total_seconds": sum(r["seconds"] for r in rows.values())}
+    sides = ("0", "1") if args.compare else ("",)
+    rows: dict[str, dict] = {side: {} for side in sides}
+    chosen = [path for path in notebooks() if args.only in path.name]
+    for i, path in enumerate(chosen):
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            if args.compare:
+                os.environ[args.compare] = side
+            load = os.getloadavg()[0]
+            seconds, status, cpu = run(path, args.budget)
+            rows[side][str(path.relative_to(REPO))] = {"seconds": seconds, "status": status,
+                                                       "cpu_seconds": cpu, "load_1min": load}
+            label = f" {args.compare}={side}" if args.compare else ""
+            print(f"{path.name:45s}{label} {seconds:8.1f} s  {status}  (CPU {cpu:.0f} s, load {load:.1f})",
+                  file=sys.stderr, flush=True)
+    result = {"budget": args.budget, "notebooks": rows[sides[-1]],
+              "total_seconds": sum(r["seconds"] for r in rows[sides[-1]].values())}
+    if args.compare:
+        result.update({"compare": args.compare, "notebooks_off": rows["0"],
+                       "total_seconds_off": sum(r["seconds"] for r in rows["0"].values())})
+    for key, side in (("total_cpu_seconds", sides[-1]), ("total_cpu_seconds_off", "0")):
+        if side in rows:
+            result[key] = sum(r["cpu_seconds"] for r in rows[side].values())
     print(json.dumps(result))
     return result
 

@@ -1,9 +1,12 @@
 """Run every benchmark and write benchmarks/REPORT.md with tables and PNG plots.
 
-    python benchmarks/run_all.py [--skip-cpu-course]   # or: bash scripts/benchmark.sh
+    python benchmarks/run_all.py [--skip-cpu-course] [--no-compare-fast-training] [--report-only]
+    # or: bash scripts/benchmark.sh [the same options]
 
 Each benchmark runs in its own process (TensorFlow state stays apart) and prints one
-JSON object on its last line; raw results are kept in benchmarks/results/*.json.
+JSON object on its last line; raw results are kept in benchmarks/results/*.json. The
+course at the student CPU budget runs twice by default, with ``course.training``'s
+options off (``COURSE_FAST_TRAINING=0``) and on: the report's before and after.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ RESULTS = HERE / "results"
 REPORT = HERE / "REPORT.md"
 
 
-def run(name: str, *args: str) -> dict:
+def run(name: str, *args: str, tag: str | None = None) -> dict:
     """Run benchmarks/<name>.py and keep its JSON (last stdout line)."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(HERE / f"{name}.py"), *args], capture_output=True,
@@ -38,7 +41,7 @@ def run(name: str, *args: str) -> dict:
     else:
         result = json.loads(lines[-1])
     result["benchmark_seconds"] = time.perf_counter() - start
-    tag = "-".join([name, *[a.lstrip("-") for a in args]])
+    tag = tag or "-".join([name, *[a.lstrip("-") for a in args]])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{tag}.json").write_text(json.dumps(result, indent=1))
     print(f"{tag}: {result['benchmark_seconds']:.0f} s", file=sys.stderr, flush=True)
@@ -63,46 +66,191 @@ def table(header: list[str], rows: list[list[object]]) -> str:
 def throughput_section(r: dict) -> str:
     if "error" in r:
         return f"Failed: ```{r['error'][-500:]}```"
-    settings = list(next(iter(r["models"].values()))["images_per_s"])
-    rows = []
-    for name, m in r["models"].items():
-        rows.append([name, m["forward_mflops_per_image"],
-                     *[v if isinstance(v, float) else v for v in m["images_per_s"].values()],
-                     m["best"], m["best_train_gflops"], f"{m['fraction_of_peak']:.0%}"])
-    fig, ax = plt.subplots(figsize=(9, 3.5))
-    width = 0.8 / len(settings)
-    for i, s in enumerate(settings):
-        vals = [m["images_per_s"][s] if isinstance(m["images_per_s"][s], float) else 0
-                for m in r["models"].values()]
-        ax.bar([j + i * width for j in range(len(vals))], vals, width, label=s)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(r["models"]))], list(r["models"]))
+    if "models" in r and "candidates" not in next(iter(r["models"].values()), {}):
+        return "Old format: rerun `python benchmarks/throughput.py`."
+    models = r["models"]
+    if not models:
+        return "No model measured."
+    first = next(iter(models.values()))
+    loads = [round(x, 1) for row in r.get("load", []) for x in (row["start"][0], row.get("end", [0])[0])]
+    load_range = f"{min(loads)}-{max(loads)}" if loads else "not recorded"
+    out = [
+        ("**A `--quick` smoke run (few images, one round): these figures say that the benchmark runs, "
+         "not how fast the models train.**\n" if r.get("quick") else ""),
+        f"One run of `benchmarks/throughput.py` ({r['cores']} cores, Keras {r['keras']}, TensorFlow "
+        f"{r['tensorflow']}, {r['rounds']} rounds per model in alternating order, 1-minute load average "
+        f"{load_range} while it ran: other jobs shared the machine). Each candidate trains "
+        f"the same model from the same seed for the same epochs and batch size; images/s is the median "
+        "over rounds of the epochs after the first (the first includes tracing and XLA compilation, "
+        "shown apart). Same results: final training loss within the tolerance "
+        f"{r['tolerance_rule']}. Training FLOPs are taken as 3x the forward FLOPs.\n",
+        "**Peaks, measured in the same run** (best of the rounds; the model's own shapes are its Dense "
+        "matmuls or 3x3 Conv2D layers, forward, at its batch size, looped in one compiled function):\n",
+        table(["model", "batch", "matmul 2048² / conv 28x28x16→16 peak (GFLOP/s)",
+               "model's own shapes (GFLOP/s)", "forward MFLOP/image", "steps/epoch"],
+              [[name, m["batch"], f"{m['peak']} {m['peak_gflops']:.0f}", m["model_shape_gflops"],
+                m["forward_mflops_per_image"], m["steps_per_epoch"]] for name, m in models.items()]),
+    ]
+    for name, m in models.items():
+        rows = []
+        for label, c in m["candidates"].items():
+            if "error" in c:
+                rows.append([label, c["error"], *[""] * 7])
+                continue
+            same = {True: "yes", False: "**no**", None: "(other order/seed)"}[c["same_loss"]]
+            rows.append([label, c["images_per_s"], c["images_per_s_best"],
+                         f"{c['speedup_vs_default']:.2f}", c["first_epoch_extra_s"],
+                         f"{c['fraction_of_peak']:.1%}", f"{c['fraction_of_model_shape_peak']:.0%}",
+                         f"{c['loss_diff']:.1e}", same])
+        out.append(f"**{name}** ({m['images']:,} images, {m['epochs']} epochs, batch {m['batch']}; "
+                   f"default loss {m['default_loss']:.5f}, spread of the repeated defaults "
+                   f"{m['default_spread']:.1e}, tolerance {m['tolerance']:.1e}). "
+                   "Fastest with the same results: "
+                   f"**{m['best_same_results']}**; `course.training.training_options()` gives "
+                   f"`{m['chosen_options']}` (= {m['chosen']}).\n\n"
+                   + table(["setting", "img/s (median)", "img/s (best)", "x default (paired)",
+                            "first epoch extra (s)", f"of {m['peak']} peak", "of own-shape peak",
+                            "|loss - default|", "same results"], rows))
+    breakdown = [[name, *[m["step_breakdown"][k] for k in (
+        "layer_ops_ms", "train_step_xla_ms", "train_step_ms", "fit_chosen_ms", "fit_default_ms",
+        "train_step_ops", "elementwise_op_us")]] for name, m in models.items() if "step_breakdown" in m]
+    if breakdown:
+        bandwidth = next(m["step_breakdown"]["bandwidth_gbps"] for m in models.values()
+                         if "step_breakdown" in m)
+        out.append("**Where a step goes** (ms per step at the model's batch): the Dense/Conv2D ops "
+                   "alone (forward and both backward ops, compiled loop) < `model.train_step` alone in a "
+                   "compiled loop (adds activations, loss, Adam, metrics) < `fit` (adds Keras' loop, the "
+                   "input pipeline and per-call dispatch). Also the train step's graph size and one "
+                   f"cheap elementwise op on a batch-sized array; memory bandwidth "
+                   f"{bandwidth:.0f} GB/s (x += y in place on two 128 MB arrays).\n\n"
+                   + table(["model", "layer ops", "train_step, XLA", "train_step", "fit, chosen",
+                            "fit, default", "ops in train_step", "one elementwise op (µs)"], breakdown))
+    out.append(bound_account(r))
+    account = [[name, label, a["fixed_ms_per_step"], a["us_per_image"], a["marginal_train_gflops"]]
+               for name, m in models.items() for label, a in m.get("step_account", {}).items()]
+    if account:
+        out.append("**Per-step cost against batch size** (dense models; seconds per step at batch 64, 256 "
+                   "and 1024 fitted as a + b x batch):\n\n"
+                   + table(["model", "setting", "a: fixed ms/step", "b: µs/image",
+                            "GFLOP/s at the margin (3 x forward / b)"], account))
+    labels = list(first["candidates"])
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        vals = [m["candidates"][label].get("images_per_s", 0) for m in models.values()]
+        ax.bar([j + i * width for j in range(len(vals))], vals, width, label=label)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(models))], list(models), fontsize=8)
     ax.set_ylabel("training images / s")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6, ncol=4)
     fig.tight_layout()
-    fig.savefig(HERE / "throughput.png", dpi=100)
+    fig.savefig(REPORT.parent / "throughput.png", dpi=100)  # next to the report that shows it
     plt.close(fig)
-    return (f"Measured peaks on this machine ({r['cores']} cores): float32 matmul "
-            f"**{r['matmul_gflops']:.1f} GFLOP/s**, 3x3 conv **{r['conv_gflops']:.1f} GFLOP/s**. "
-            "Training costs about 3x the forward FLOPs; the last column is the best setting's "
-            "training GFLOP/s over the matching peak (matmul for dense models, conv for conv).\n\n"
-            + table(["model", "forward MFLOP/image", *[f"img/s: {s}" for s in settings], "best",
-                     "train GFLOP/s", "of peak"], rows)
-            + "\n\n![throughput](throughput.png)\n")
+    out.append("![throughput](throughput.png)\n")
+    return "\n\n".join(part for part in out if part)
+
+
+def bound_account(r: dict) -> str:
+    """What bounds each model, in numbers from the same run."""
+    lines = ["**What bounds them** (from the tables above; training FLOPs = 3 x forward):\n"]
+    for name, m in r["models"].items():
+        b = m.get("step_breakdown")
+        if not b:
+            continue
+        chosen = m["candidates"].get(m["chosen"], {})
+        step_mflop = 3 * m["forward_mflops_per_image"] * m["batch"]
+        at_peak_ms = step_mflop / m["peak_gflops"]
+        tensor_mb = m["batch"] * 784 * 4 / 1e6  # one image-sized float32 tensor for the batch
+        lines.append(
+            f"- *{name}*: {step_mflop:.0f} MFLOP per training step of {m['batch']} images, "
+            f"{at_peak_ms:.2f} ms at the {m['peak']} peak ({m['peak_gflops']:.0f} GFLOP/s); the model's "
+            f"own {m['peak']} ops take {b['layer_ops_ms']:.2f} ms forward and backward "
+            f"({step_mflop / b['layer_ops_ms']:.0f} GFLOP/s on these shapes). `train_step` alone takes "
+            f"{b['train_step_ms']:.2f} ms ({b['train_step_ops']} graph ops; with XLA fusing them "
+            f"{b['train_step_xla_ms']:.2f} ms), and `fit` {b['fit_chosen_ms']:.2f} ms with the chosen "
+            f"setting ({b['fit_default_ms']:.2f} ms by default). So the arithmetic is "
+            f"{b['layer_ops_ms'] / b['fit_chosen_ms']:.0%} of a step; the rest is the "
+            + (f"element-wise work on batch-sized tensors ({tensor_mb:.1f} MB each for the 784-pixel "
+               f"output side; one element-wise op on one takes {b['elementwise_op_us']:.0f} µs, "
+               f"{2 * tensor_mb * 1e3 / b['elementwise_op_us']:.0f} GB/s) and "
+               if m["peak"] == "matmul" else
+               "activations, pooling and upsampling between the convolutions and ")
+            + (f"{b['fit_chosen_ms'] - b['train_step_ms']:.2f} ms per step of Keras' loop and input pipeline"
+               if b["fit_chosen_ms"] > b["train_step_ms"] else
+               "Keras' loop and input pipeline (too small to see against the load's noise here)")
+            + f". The library's setting ({m['chosen']}): {chosen.get('fraction_of_peak', 0):.1%} of the peak"
+            f" ({1 / max(chosen.get('fraction_of_peak', 1e-9), 1e-9):.0f}x below it), "
+            f"{chosen.get('fraction_of_model_shape_peak', 0):.0%} of the model's own-shape rate.")
+    return "\n".join(lines)
+
+
+def same_results_section(r: dict | None) -> str:
+    if not r or "error" in r:
+        return "Not run." if not r else f"Failed: ```{r['error'][-500:]}```"
+    if not r["models"]:
+        return "No model checked."
+    rows = [[name, m["images"], m["epochs"], m["batch"], f"{m['final_val_loss']:.5f}",
+             m["seconds"]["default"],
+             *[v for s in m["settings"].values() for v in
+               (f"{s['max_loss_diff']:.1e}" + ("" if s["same"] else " **differs**"), s["seconds"])]]
+            for name, m in r["models"].items()]
+    return ("`benchmarks/same_results.py` (Keras " + r["keras"] + "): every model the course trains, fitted "
+            "from the same seed on the same data for the epochs and batch size of the "
+            f"`{r.get('scale', 'cpu')}` budget; "
+            "the largest per-epoch difference of training or validation loss from the default's, "
+            "against max(10 x spread of two default runs, 1e-5). Seconds are whole fits, first epoch "
+            f"and validation included (load average {r['load_average_start'][0]:.1f} at the start, "
+            f"{r['load_average_end'][0]:.1f} at the end).\n\n"
+            + table(["model (lecture)", "train images", "epochs", "batch", "default val loss",
+                     "default (s)", "spe 32: loss diff", "spe 32 (s)", "XLA + spe 32: loss diff",
+                     "XLA + spe 32 (s)"], rows))
 
 
 def course_section(ci: dict | None, cpu: dict | None) -> str:
-    if not ci:
-        return "Not run."
+    if not ci or "error" in ci:
+        return "Not run." if not ci else f"Failed: ```{ci['error'][-500:]}```"
+    failed = ""
+    if cpu and "error" in cpu:
+        failed, cpu = f"\n\nThe student-CPU run failed: ```{cpu['error'][-500:]}```", None
     names = list(ci["notebooks"])
+    compare = bool(cpu and cpu.get("notebooks_off"))
+    with_cpu = compare and "total_cpu_seconds_off" in cpu
     rows = []
     for n in names:
         c = ci["notebooks"][n]
         p = (cpu or {}).get("notebooks", {}).get(n)
-        rows.append([n, c["seconds"], c["status"], p["seconds"] if p else "not run",
-                     p["status"] if p else ""])
-    rows.append(["**total**", ci["total_seconds"], "", cpu["total_seconds"] if cpu else "", ""])
-    return table(["notebook", "CI budget (s)", "", "student CPU budget (s)", ""], rows)
+        row = [n, c["seconds"], c["status"], p["seconds"] if p else "not run", p["status"] if p else ""]
+        if compare:
+            off = cpu["notebooks_off"].get(n)
+            row[3:3] = [off["seconds"] if off else "not run"]
+            if off and off["status"] != "ok":  # one status column: 'on', and 'off' where it failed
+                row[5] = f"{row[5]}; defaults: {off['status']}"
+            row.append(f"{off['seconds'] / p['seconds']:.2f}" if off and p else "")
+            if with_cpu:
+                both = off and p and p["cpu_seconds"] > 0
+                row += [off["cpu_seconds"] if off else "", p["cpu_seconds"] if p else "",
+                        f"{off['cpu_seconds'] / p['cpu_seconds']:.2f}" if both else ""]
+        rows.append(row)
+    total = ["**total**", ci["total_seconds"], "", cpu["total_seconds"] if cpu else "", ""]
+    header = ["notebook", "CI budget (s)", "", "student CPU budget (s)", ""]
+    if compare:
+        total[3:3] = [cpu["total_seconds_off"]]
+        total.append(f"**{cpu['total_seconds_off'] / cpu['total_seconds']:.2f}**")
+        header = ["notebook", "CI budget (s)", "", f"CPU budget, Keras defaults ({cpu['compare']}=0) (s)",
+                  "CPU budget, `training_options()` (s)", "", "wall speed-up"]
+        if with_cpu:
+            total += [cpu["total_cpu_seconds_off"], cpu["total_cpu_seconds"],
+                      f"**{cpu['total_cpu_seconds_off'] / cpu['total_cpu_seconds']:.2f}**"]
+            header += ["kernel CPU, defaults (core-s)", "kernel CPU, options (core-s)", "CPU speed-up"]
+    rows.append(total)
+    note = ""
+    if compare:
+        loads = [r["load_1min"] for side in ("notebooks", "notebooks_off") for r in cpu[side].values()]
+        note = ("\n\nThe student-CPU columns come from one run of `benchmarks/course_time.py --budget cpu "
+                f"--compare {cpu['compare']}`: each notebook ran with the library's training options off "
+                "and on, alternating which went first, while other jobs shared the machine (1-minute load "
+                f"average {min(loads):.1f}-{max(loads):.1f} at the notebooks' starts).")
+    return table(header, rows) + note + failed
 
 
 def latency_section(r: dict) -> str:
@@ -121,15 +269,21 @@ def main() -> None:
     parser.add_argument("--skip-cpu-course", action="store_true",
                         help="skip timing every notebook at the student CPU budget (the longest part)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results/")
+    parser.add_argument("--no-compare-fast-training", action="store_true",
+                        help="time the CPU-budget course once, with course.training's options, instead of "
+                        "with them off and on (before and after: twice as long)")
     args = parser.parse_args()
     if not args.report_only:
         run("throughput")
+        run("same_results")
         run("course_time", "--budget", "ci")
         if not args.skip_cpu_course:
-            run("course_time", "--budget", "cpu")
+            compare = [] if args.no_compare_fast_training else ["--compare", "COURSE_FAST_TRAINING"]
+            run("course_time", "--budget", "cpu", *compare, tag="course_time-budget-cpu")
         run("feedback_latency")
         run("autograde_time")
         run("grading_throughput")
+        run("cluster_scaling")
         run("quality")
     sections = [
         "# Benchmarks\n",
@@ -137,6 +291,8 @@ def main() -> None:
         "Written by `benchmarks/run_all.py`; raw figures in `benchmarks/results/`.\n",
         "## 1. Training throughput against the hardware limit\n",
         throughput_section(load("throughput") or {"error": "not run"}),
+        "### Same results at the student CPU budget\n",
+        same_results_section(load("same_results")),
         "## 2. Time of the whole course\n",
         course_section(load("course_time-budget-ci"), load("course_time-budget-cpu")),
         "## 3. Student feedback latency\n",
@@ -146,6 +302,8 @@ def main() -> None:
         autograde_section(load("autograde_time")),
         "### A class: `course-grade autograde` against serial `nbgrader autograde`\n",
         grading_section(load("grading_throughput")),
+        "### The same class on a Dask cluster, and how far it scales\n",
+        cluster_section(load("cluster_scaling")),
         "### Seeded wrong answers caught (from the test suite)\n",
         wrong_answers_section(),
         "## 5. Quality\n",
@@ -187,6 +345,33 @@ def grading_section(r: dict | None) -> str:
             f"ingest + repair {r['ingest_repair_seconds']:.0f} s, feedback {r['feedback_seconds']:.0f} s.\n\n"
             + table(["", "serial nbgrader", f"course-grade, {r['workers']} workers"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in r["isolation"]))
+
+
+def cluster_section(r: dict | None) -> str:
+    if not r or "error" in r:
+        return "Not run." if not r else f"Failed: ```{r['error'][-500:]}```"
+    local, dask, m = r["local_pool"], r["dask_local_cluster"], r["model"]
+    rows = [[k, local[v], dask[v]] for k, v in (("wall time (s)", "wall_s"), ("start-up (s)", "startup_s"),
+                                                ("CPU used (core-s)", "cpu_core_s"),
+                                                ("one job, median (s)", "job_seconds_median"),
+                                                ("merge per student, median (s)", "merge_s_median"))]
+    return (f"{r['students']} students x `{r['lab']}`, {r['workers']} workers on both sides, "
+            f"{r['cores']} cores (load average {r['load_average_at_start'][0]} at the start); scores "
+            + ("identical" if r["scores_identical"] else "**differ**")
+            + (f"; kernels {r['kernels']} on both sides, CPU counted by {r['cpu_measured_by']}"
+               if "kernels" in r else "")
+            + f". Dask's own cost per task: {r['dask_task']['latency_s']} s alone, "
+            f"{r['dask_task']['throughput_s_per_task']} s in a stream; a job is {r['job_bytes']:,} bytes.\n\n"
+            + table(["", "local pool", "local Dask cluster"], rows)
+            + f"\n\nThe cluster path costs {r['cluster_overhead_wall_s_per_student']} s of wall time per "
+            + (f"student ({r['cluster_overhead_wall_s_per_student_after_startup']} s after start-up) and "
+               if "cluster_overhead_wall_s_per_student_after_startup" in r else "student and ")
+            + f"{r['cluster_overhead_core_s_per_student']} core-s.\n\n"
+            + f"Model ({m['assumptions']}): {r['core_s_per_student']} core-s per student, "
+            f"{r['merge_s_per_student_at_target_mean']} s of merge per student at the target's mean "
+            f"gradebook size: **{m['machines']} machines** for the target; the serial part allows "
+            f"{m['serial_bound_students_per_second']} students/s ({m['machines_before_serial_bound']} "
+            "machines).\n")
 
 
 def wrong_answers_section() -> str:
