@@ -41,7 +41,7 @@ NEWUSER, NEWNS, NEWIPC, NEWNET, NEWUTS, NEWPID = (
     0x04000000,
     0x20000000,
 )
-MS_BIND, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 16384, 1 << 18, 2, 4
+MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 8192, 16384, 1 << 18, 2, 4
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 15, 24, 38
 WARM = [
     "numpy",
@@ -98,6 +98,37 @@ class _CapData(ctypes.Structure):
     ]
 
 
+def mounts_below(folder: str) -> list[str]:
+    """The outermost mount points inside ``folder`` (a nested one comes along with MS_REC)."""
+    with open("/proc/self/mountinfo") as f:  # field 5 is the mount point, octal-escaped
+        points = {line.split()[4].encode().decode("unicode_escape") for line in f}
+    inside = sorted(p for p in points if p.startswith(folder.rstrip("/") + "/"))
+    return [p for p in inside if not any(p.startswith(q + "/") for q in inside if q != p)]
+
+
+def fresh_tmp(size_mb: int) -> None:
+    """An empty ``/tmp`` of this kernel's own that keeps what the view binds below ``/tmp``.
+
+    A checkout, its venv or a work area may live under ``/tmp``; a plain tmpfs over ``/tmp``
+    would hide them. The new tmpfs is made aside (in this kernel's own ``/dev/shm``), those
+    mounts are bound into it as they are (read-only stays read-only), and it is moved over
+    ``/tmp``.
+    """
+    staging = "/dev/shm/.tmp"
+    os.mkdir(staging, 0o700)
+    _mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=0755")
+    for point in mounts_below("/tmp"):
+        target = staging + point[len("/tmp") :]
+        if os.path.isdir(point):
+            os.makedirs(target, 0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+            open(target, "x").close()
+        _mount(point, target, None, MS_BIND | MS_REC)
+    _mount(staging, "/tmp", None, MS_MOVE)
+    os.rmdir(staging)
+
+
 def isolate(job: dict, control_dir: str) -> None:
     """In the forked kernel, before any student code: namespaces of its own and its folders."""
     uid, gid = os.getuid(), os.getgid()
@@ -111,8 +142,9 @@ def isolate(job: dict, control_dir: str) -> None:
         f.write(f"{gid} {gid} 1")
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # nobody traces the kernel or its parent, nor reads their memory
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for target, size in (("/tmp", job["tmp_mb"]), ("/dev/shm", 64), (control_dir, 1)):
-        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=0755")
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
+    fresh_tmp(job["tmp_mb"])
+    _mount("tmpfs", control_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     kernel = job["kernel_dir"]
     _mount("tmpfs", kernel, "tmpfs", MS_NOSUID | MS_NODEV, f"size={job['work_mb']}m,mode=0700")
     answers = os.path.join(kernel, ".answers")

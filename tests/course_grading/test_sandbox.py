@@ -276,3 +276,51 @@ def test_a_warm_kernel_is_a_fresh_isolated_process(job, tmp_path):
     finally:
         zygote.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+TMP_PROBE = '''
+import os
+print("shared", open(os.path.join(SHARED, "ro.txt")).read())
+try:
+    open(os.path.join(SHARED, "w.txt"), "w"); print("WROTE SHARED")
+except OSError as err:
+    print("shared read-only", type(err).__name__)
+print("left over", os.path.exists("/tmp/left-by-the-last-kernel"))
+open("/tmp/left-by-the-last-kernel", "w").write("x")
+print("tmp writable")
+'''
+
+
+@linux_root
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs Debian's bubblewrap")
+def test_a_warm_kernel_keeps_what_the_view_binds_below_tmp(job, tmp_path):
+    """A checkout, its venv or the data under /tmp (a CI clone, say) stay visible to a warm
+    kernel, read-only, while its /tmp is still a fresh one nobody else wrote into."""
+    from course_grading.sandbox import warm
+
+    course, _, cwd = job
+    shared = tmp_path / "shared"  # pytest's tmp_path lives under /tmp
+    shared.mkdir()
+    (shared / "ro.txt").write_text("visible")
+    assert str(shared).startswith("/tmp/")
+    work = Path("/run") / f"cg-test-{os.getpid()}"
+    work.mkdir(mode=0o711)
+    zygote = warm.start(0, work, shared, 1024)
+    try:
+        outs = []
+        for n in range(2):
+            root = work / "slot0" / f"s00{n}-tmp"
+            root.mkdir(mode=0o700)
+            sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course), label="warm",
+                              zygote=zygote.socket)
+            out, error = run_in_kernel(sandbox, cwd, TMP_PROBE.replace("SHARED", repr(str(shared))))
+            sandbox.finish()
+            assert error is None, out
+            outs.append(out)
+        for out in outs:
+            assert "shared visible" in out and "shared read-only" in out and "WROTE" not in out, out
+            assert "left over False" in out and "tmp writable" in out, out
+        assert not (shared / "w.txt").exists()
+    finally:
+        zygote.stop()
+        shutil.rmtree(work, ignore_errors=True)
