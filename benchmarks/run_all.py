@@ -339,6 +339,20 @@ def grading_section(r: dict | None) -> str:
         ["peak RSS per student kernel (MB)", "-", f"median {r['kernel_peak_mb_median']}, "
          f"max {r['kernel_peak_mb_max']}"],
     ]
+    split = r.get("per_student_split_s") or {}
+    if split:
+        rows.append(["one student, median split (s)", "-",
+                     ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items())])
+    cold = load("grading_throughput-cold")
+    if cold and "error" not in cold and r.get("warm", True):
+        cold_split = cold.get("per_student_split_s") or {}
+        rows += [
+            ["course-grade `--cold` (every kernel started from scratch): wall time (s)",
+             cold["serial_seconds"], cold["ours_seconds"]],
+            ["`--cold`: speed-up over serial nbgrader", 1.0, cold["speedup"]],
+            ["`--cold`: one student, median split (s)", "-",
+             ", ".join(f"{phase} {seconds:g}" for phase, seconds in cold_split.items()) or "-"],
+        ]
     return (f"{r['students']} students x `{r['lab']}` on {r['cores']} cores ({r['rounds']} rounds that "
             "alternate which side goes first); scores "
             + ("identical on both sides" if r["scores_identical"] else "**differ**") + ". Not timed: "

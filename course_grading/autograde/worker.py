@@ -15,6 +15,7 @@ import os
 import resource
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -70,8 +71,64 @@ def cell_timeout(private: Path, job: Job) -> int:
     return int(course_config(private).Execute.get("timeout", 30) or 30)
 
 
+def tensorflow_started() -> bool:
+    """Whether this process (or the one it was forked from) has run a TensorFlow op."""
+    if "tensorflow" not in sys.modules:
+        return False
+    try:
+        from tensorflow.python.eager import context
+
+        ctx = context.context_safe()
+        return ctx is not None and getattr(ctx, "_context_handle", None) is not None
+    except Exception:  # noqa: BLE001 - another TensorFlow: assume it did not
+        return False
+
+
 def grade_job(job: Job, slot: int, machine: Machine) -> Result:
-    """Autograde ``job`` with a sandboxed kernel (in worker slot ``slot``); return its result."""
+    """Autograde ``job`` with a sandboxed kernel (in worker slot ``slot``); return its result.
+
+    The trusted checks run Keras here. TensorFlow's thread pools do not survive a fork: in a
+    worker forked from a process that had already run TensorFlow (the grader used as a library
+    after training a model) an op would wait for ever, so there the job is graded by a fresh
+    interpreter instead (``python -m course_grading.autograde.worker``).
+    """
+    if tensorflow_started():
+        return _grade_in_fresh_process(job, slot, machine)
+    return _grade_job(job, slot, machine)
+
+
+def _grade_in_fresh_process(job: Job, slot: int, machine: Machine) -> Result:
+    import subprocess
+
+    from ..batch import die_with_parent
+
+    machine_data = {
+        "work": str(machine.work),
+        "mpl_cache": str(machine.mpl_cache) if machine.mpl_cache else None,
+        "data_file": str(machine.data_file) if machine.data_file else None,
+        "data_sha256": machine.data_sha256,
+        "notes": machine.notes,
+        "hide": [str(p) for p in machine.hide],
+        "zygotes": machine.zygotes,
+    }
+    with tempfile.TemporaryDirectory(dir=machine.work) as tmp:
+        request, answer = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        request.write_text(json.dumps({"job": job.to_json(), "slot": slot, "machine": machine_data}))
+        parent = os.getpid()
+        proc = subprocess.run(
+            [sys.executable, "-m", "course_grading.autograde.worker", str(request), str(answer)],
+            preexec_fn=lambda: die_with_parent(parent),
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0 or not answer.exists():
+            raise RuntimeError(
+                f"the fresh grading process failed (exit {proc.returncode}): {proc.stderr[-1500:]}"
+            )
+        return Result.from_json(json.loads(answer.read_text()))
+
+
+def _grade_job(job: Job, slot: int, machine: Machine) -> Result:
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
@@ -164,3 +221,26 @@ def cleanup_killed(job_index: int, machine: Machine) -> None:
         *machine.work.glob(f"slot*/s{job_index:03d}-*"),
     ]:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _main(request: str, answer: str) -> None:
+    """``python -m course_grading.autograde.worker JOB.json RESULT.json`` (see :func:`grade_job`)."""
+    data = json.loads(Path(request).read_text())
+    m = data["machine"]
+    machine = Machine(
+        Path(m["work"]),
+        Path(m["mpl_cache"]) if m["mpl_cache"] else None,
+        Path(m["data_file"]) if m["data_file"] else None,
+        m["data_sha256"],
+        m["notes"],
+        [Path(p) for p in m["hide"]],
+        {int(slot): path for slot, path in m["zygotes"].items()},
+    )
+    result = _grade_job(Job.from_json(data["job"]), data["slot"], machine)
+    partial = Path(answer).with_suffix(".tmp")
+    partial.write_text(json.dumps(result.to_json()))
+    partial.rename(answer)
+
+
+if __name__ == "__main__":
+    _main(*sys.argv[1:3])

@@ -238,6 +238,27 @@ def test_wall_clock_limit_stops_a_submission_and_its_kernel(tmp_path, lab, monke
     assert left == [], "the kernel outlived its submission's time limit"
 
 
+@pytest.mark.nbgrader
+def test_a_grader_that_already_ran_tensorflow_still_grades(tmp_path, lab):
+    """TensorFlow's thread pools do not survive a fork: a worker forked from a process that had
+    run an op would hang in the trusted checks' Keras. Such a worker grades in a fresh process."""
+    import tensorflow as tf
+
+    from course_grading.autograde.job import Settings
+    from course_grading.autograde.worker import tensorflow_started
+
+    float(tf.reduce_sum(tf.ones((4, 4))))  # this process has now run TensorFlow
+    assert tensorflow_started()
+    root = course_root(tmp_path / "root")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "after_tf.ipynb").write_bytes(to_bytes(lab.notebook()))
+    pipeline.run_ingest(root, LAB, inbox)
+    pipeline.run_repair(root, LAB)
+    [rec] = pipeline.run_autograde(root, LAB, Settings(workers=1, timeout=300))
+    assert (rec.outcome, rec.total) == ("graded", sum(lab.points().values())), rec.reason
+
+
 @pytest.mark.parametrize("argv,says", [
     (["autograde", "lab99"], "no lab named 'lab99'"),
     (["release", "lab02_dense_autoencoder", "lab9"], "the labs are: lab01_curse_and_pca"),
