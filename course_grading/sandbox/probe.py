@@ -100,9 +100,9 @@ def probe(course_root: Path | None = None) -> dict[str, str]:
             json.dumps(allowed),
             str(listener.getsockname()[1]),
         ]
-        os.chdir(root)
         proc = subprocess.run(
             [sys.executable, "-I", str(LAUNCHER), str(root / "status" / "policy.json"), "--", *argv],
+            cwd=root,  # the caller's working folder stays as it was
             capture_output=True,
             text=True,
             timeout=120,
@@ -125,7 +125,6 @@ def probe(course_root: Path | None = None) -> dict[str, str]:
         if report.missing:
             found["NOT applied"] = "; ".join(report.missing)
     finally:
-        os.chdir("/")
         listener.close()
         shutil.rmtree(work, ignore_errors=True)
     return found

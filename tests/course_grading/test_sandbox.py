@@ -161,7 +161,9 @@ def test_kernel_exit_status_is_recorded(job):
 def test_sandbox_check_reports_the_view():
     from course_grading.sandbox import probe
 
+    here = os.getcwd()
     found = probe(Path(__file__).resolve().parents[1] / "autograder")
+    assert os.getcwd() == here, "the probe changed the caller's working folder"
     assert found["readable files"].startswith("none outside the view"), found
     assert "no route to the host" in found["network"]
     assert found["kernel uid"] != "0"
