@@ -6,7 +6,9 @@
   the held-out test images (:func:`course.data.write_grading_copy`), and its checksum, so a
   job made on another machine can tell it gets the same data;
 * the sandbox users, one per slot (root only);
-* Keras imported before the workers fork (the trusted checks load students' models).
+* Keras imported before the workers fork (the trusted checks load students' models);
+* a warm zygote per slot (:mod:`..sandbox.warm`), all launched first so that they import
+  TensorFlow side by side while this process imports nbgrader and Keras.
 """
 
 from __future__ import annotations
@@ -127,11 +129,8 @@ def prepare(slots: int, hide: list[Path] | None = None, warm: bool = True, memor
     """Prepare this machine for ``slots`` jobs at once (see the module doc); ``hide``: folders a
     kernel must not see that only this machine knows of (used only without bubblewrap);
     ``warm``: start a warm zygote per slot where the machine allows (:mod:`..sandbox.warm`)."""
-    import nbgrader.apps.api  # noqa: F401 - imported once here, shared by every forked worker
-
     from ..sandbox import warm as warming
 
-    preload_keras()
     why_cold = warming.can_warm() if warm else "cold start asked for"
     work = _work_area(why_cold is None)
     notes = []
@@ -142,18 +141,32 @@ def prepare(slots: int, hide: list[Path] | None = None, warm: bool = True, memor
             except (OSError, subprocess.CalledProcessError) as err:
                 notes.append(f"no sandbox user for slot {slot}: {err}")
     data_file, sha = _grading_data(work)
-    machine = Machine(work, _mpl_cache(work), data_file, sha, notes, list(hide or []))
-    if why_cold is None:
+    machine = Machine(work, None, data_file, sha, notes, list(hide or []))
+    try:
+        if why_cold is None:  # the zygotes import TensorFlow side by side, and beside this process
+            try:
+                for slot in range(slots):
+                    machine.zygote_processes.append(
+                        warming.launch(slot, work, data_file.parent if data_file else None, memory_mb)
+                    )
+            except (RuntimeError, OSError) as err:
+                why_cold = f"kernels start cold: {err}"
+                stop(machine)
+        import nbgrader.apps.api  # noqa: F401 - imported once here, shared by every forked worker
+
+        preload_keras()
+        machine.mpl_cache = _mpl_cache(work)
         try:
-            for slot in range(slots):
-                machine.zygote_processes.append(
-                    warming.start(slot, work, data_file.parent if data_file else None, memory_mb)
-                )
+            for zygote in machine.zygote_processes:
+                zygote.wait_ready()
             machine.zygotes = {z.slot: z.socket for z in machine.zygote_processes}
-        except (RuntimeError, OSError) as err:
-            machine.notes.append(f"kernels start cold: {err}")
+        except RuntimeError as err:
+            why_cold = f"kernels start cold: {err}"
             stop(machine)
-    elif warm:
+    except BaseException:  # Ctrl-C while the zygotes start: none of them stays
+        stop(machine)
+        raise
+    if why_cold is not None and warm:
         machine.notes.append(why_cold)
     return machine
 

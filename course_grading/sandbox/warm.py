@@ -49,6 +49,23 @@ class Zygote:
             pass
         self.cgroups.kill_and_remove()
 
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> Zygote:
+        """Wait until the zygote has imported everything and listens; stop it and raise if it ends
+        or takes longer than ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self.folder / "control" / "ready").exists() and Path(self.socket).exists():
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        log = self.folder / "state" / "zygote.log"
+        self.stop()
+        raise RuntimeError(
+            f"the warm zygote of slot {self.slot} did not start: "
+            + (log.read_text()[-500:] if log.exists() else "no log")
+        )
+
 
 def can_warm() -> str | None:
     """Why zygotes cannot be used here (None if they can)."""
@@ -63,6 +80,12 @@ def can_warm() -> str | None:
 
 def start(slot: int, work: Path, data_dir: Path | None, memory_mb: int) -> Zygote:
     """Start the zygote of ``slot`` under ``work`` and wait until it has imported everything."""
+    return launch(slot, work, data_dir, memory_mb).wait_ready()
+
+
+def launch(slot: int, work: Path, data_dir: Path | None, memory_mb: int) -> Zygote:
+    """Start the zygote of ``slot`` under ``work``; :meth:`Zygote.wait_ready` waits for its imports
+    (several zygotes launched first import side by side)."""
     uid, gid = sandbox_user(slot)
     folder = work / f"slot{slot}"
     for sub in (folder, folder / "control", folder / "state", folder / "state" / "empty"):
@@ -126,20 +149,7 @@ def start(slot: int, work: Path, data_dir: Path | None, memory_mb: int) -> Zygot
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    zygote = Zygote(slot, folder, process, groups)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if (folder / "control" / "ready").exists() and Path(zygote.socket).exists():
-            return zygote
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    log = folder / "state" / "zygote.log"
-    zygote.stop()
-    raise RuntimeError(
-        f"the warm zygote of slot {slot} did not start: "
-        + (log.read_text()[-500:] if log.exists() else "no log")
-    )
+    return Zygote(slot, folder, process, groups)
 
 
 def clear_slot(folder: Path) -> None:

@@ -7,6 +7,7 @@ import copy
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -213,7 +214,7 @@ def test_run_all_equals_serial_nbgrader(tmp_path, lab):
 
 
 @pytest.mark.nbgrader
-def test_wall_clock_limit_stops_a_submission_and_its_kernel(tmp_path, lab, monkeypatch):
+def test_wall_clock_limit_stops_a_submission_and_its_kernel(tmp_path, lab, monkeypatch, request):
     import tempfile
 
     import psutil
@@ -222,14 +223,17 @@ def test_wall_clock_limit_stops_a_submission_and_its_kernel(tmp_path, lab, monke
 
     work = tempfile.mkdtemp(prefix="cgw", dir="/tmp")  # a work area of its own, to find its kernels
     monkeypatch.setattr(tempfile, "tempdir", work)
+    request.addfinalizer(lambda: shutil.rmtree(work, ignore_errors=True))
     root = course_root(tmp_path / "root")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "slow.ipynb").write_bytes(to_bytes(lab.notebook()))
+    first, answer = next(iter(lab.solutions().items()))  # a solution that then sleeps for 10 minutes
+    slow = lab.notebook({first: answer + "\nimport time\ntime.sleep(600)\n"})
+    (inbox / "slow.ipynb").write_bytes(to_bytes(slow))
     pipeline.run_ingest(root, LAB, inbox)
     pipeline.run_repair(root, LAB)
     start = time.monotonic()
-    [rec] = pipeline.run_autograde(root, LAB, Settings(workers=1, timeout=6))
+    [rec] = pipeline.run_autograde(root, LAB, Settings(workers=1, timeout=6, cell_timeout=900))
     assert time.monotonic() - start < 60
     assert rec.outcome == "wall_clock" and "6 s" in rec.reason and rec.total == 0
     time.sleep(1)
