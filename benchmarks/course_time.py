@@ -1,10 +1,12 @@
 """Wall time of every lecture and lab notebook at one budget, executed headless.
 
-    python benchmarks/course_time.py --budget ci|cpu [--only 05_dense] [--compare VAR]
+    python benchmarks/course_time.py --budget ci|cpu [--only 05_dense] [--compare VAR] [--keep DIR]
 
 Labs run in their solution version (the source notebook). ``--compare VAR`` runs every
 notebook twice, with ``VAR=0`` and ``VAR=1`` (e.g. ``COURSE_FAST_TRAINING``), alternating
-which goes first so the machine's load falls on both alike. Prints a JSON object.
+which goes first so the machine's load falls on both alike. ``--keep DIR`` writes each
+executed notebook there (with ``--compare``, the ``VAR=1`` run), to read its printed figures.
+Prints a JSON object.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def notebooks() -> list[Path]:
         p for p in (REPO / "autograder" / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-def run(path: Path, budget: str, timeout: int = 1800) -> tuple[float, str, float]:
+def run(path: Path, budget: str, timeout: int = 1800, keep: Path | None = None) -> tuple[float, str, float]:
     """Seconds to execute ``path`` top to bottom at ``budget``, 'ok' or the first error, and the
     CPU seconds its kernel used (less sensitive than wall time to other jobs on the machine)."""
     nb = nbformat.read(path, as_version=4)
@@ -43,6 +45,9 @@ def run(path: Path, budget: str, timeout: int = 1800) -> tuple[float, str, float
         status = f"{type(err).__name__}: {str(err).splitlines()[-1][:120]}"
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, once it has exited
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, keep / path.name)
     return seconds, status, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -52,6 +57,8 @@ def main() -> dict:
     parser.add_argument("--only", default="", help="substring of the notebooks to run")
     parser.add_argument("--compare", default="", metavar="VAR",
                         help="run each notebook with VAR=0 and VAR=1; 'notebooks' holds VAR=1")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="write the executed notebooks (the VAR=1 side) to DIR")
     args = parser.parse_args()
     os.environ.pop("CI", None)  # COURSE_BUDGET decides
     sides = ("0", "1") if args.compare else ("",)
@@ -62,7 +69,8 @@ def main() -> dict:
             if args.compare:
                 os.environ[args.compare] = side
             load = os.getloadavg()[0]
-            seconds, status, cpu = run(path, args.budget)
+            keep = args.keep if side == sides[-1] else None
+            seconds, status, cpu = run(path, args.budget, keep=keep)
             rows[side][str(path.relative_to(REPO))] = {"seconds": seconds, "status": status,
                                                        "cpu_seconds": cpu, "load_1min": load}
             label = f" {args.compare}={side}" if args.compare else ""
