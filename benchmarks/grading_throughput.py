@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the serial side's Execute step: nbgrader's own (default) or the course's")
     parser.add_argument("--cold", action="store_true",
                         help="course-grade starts every kernel cold (no warm zygotes), for comparison")
+    parser.add_argument("--ours-first", action="store_true",
+                        help="course-grade goes first in the first round (to pair with a run without it)")
     parser.add_argument("--keep", action="store_true", help="keep the course roots (printed)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
@@ -155,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             ours_t.add(timed)
 
         (work / "done").mkdir(exist_ok=True)
-        for side in ((serial_side, our_side) if number % 2 == 0 else (our_side, serial_side)):
+        serial_first = (number + args.ours_first) % 2 == 0
+        for side in ((serial_side, our_side) if serial_first else (our_side, serial_side)):
             side()
     feedback = run([*grade, "feedback", LAB, "--workers", str(args.workers)])[0].wall
 
@@ -198,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(line for line in out.splitlines() if line.startswith("isolation")))
     print(json.dumps({
         "students": n, "lab": LAB, "cores": os.cpu_count(), "workers": args.workers, "rounds": args.rounds,
+        "ours_first": args.ours_first,
         "serial_seconds": round(serial_t.wall, 1), "ours_seconds": round(ours_t.wall, 1),
         "speedup": round(serial_t.wall / ours_t.wall, 2),
         "serial_cpu_core_s": round(serial_t.cpu), "ours_cpu_core_s": round(ours_t.cpu),

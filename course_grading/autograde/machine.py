@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
@@ -155,6 +156,8 @@ def prepare(slots: int, hide: list[Path] | None = None, warm: bool = True, memor
         import nbgrader.apps.api  # noqa: F401 - imported once here, shared by every forked worker
 
         preload_keras()
+        gc.collect()
+        gc.freeze()  # what the forked workers share stays shared: their collectors skip it
         machine.mpl_cache = _mpl_cache(work)
         try:
             for zygote in machine.zygote_processes:

@@ -23,6 +23,7 @@ kernel ends. If the connection closes first, the zygote kills the kernel.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -230,6 +231,8 @@ def _warm_up() -> list[str]:
             loaded.append(name)
         except Exception:  # noqa: BLE001 - a module the course does not have here: not warmed
             pass
+    gc.collect()
+    gc.freeze()  # the imports' objects: no kernel's collector scans them, so their pages stay shared
     return loaded
 
 
