@@ -212,12 +212,12 @@ def course_section(ci: dict | None, cpu: dict | None) -> str:
     failed = ""
     if cpu and "error" in cpu:
         failed, cpu = f"\n\nThe student-CPU run failed: ```{cpu['error'][-500:]}```", None
-    names = list(ci["notebooks"])
+    names = list(ci["notebooks"]) + [n for n in (cpu or {}).get("notebooks", {}) if n not in ci["notebooks"]]
     compare = bool(cpu and cpu.get("notebooks_off"))
     with_cpu = compare and "total_cpu_seconds_off" in cpu
     rows = []
     for n in names:
-        c = ci["notebooks"][n]
+        c = ci["notebooks"].get(n) or {"seconds": "not run", "status": ""}
         p = (cpu or {}).get("notebooks", {}).get(n)
         row = [n, c["seconds"], c["status"], p["seconds"] if p else "not run", p["status"] if p else ""]
         if compare:
@@ -248,8 +248,9 @@ def course_section(ci: dict | None, cpu: dict | None) -> str:
         loads = [r["load_1min"] for side in ("notebooks", "notebooks_off") for r in cpu[side].values()]
         note = ("\n\nThe student-CPU columns come from one run of `benchmarks/course_time.py --budget cpu "
                 f"--compare {cpu['compare']}`: each notebook ran with the library's training options off "
-                "and on, alternating which went first, while other jobs shared the machine (1-minute load "
-                f"average {min(loads):.1f}-{max(loads):.1f} at the notebooks' starts).")
+                "and on, alternating which went first (1-minute load average "
+                f"{min(loads):.1f}-{max(loads):.1f} at the notebooks' starts, the benchmark's own kernels "
+                "included).")
     return table(header, rows) + note + failed
 
 
@@ -328,37 +329,67 @@ def autograde_section(r: dict | None) -> str:
 def grading_section(r: dict | None) -> str:
     if not r or "error" in r:
         return "Not run." if not r else f"Failed: ```{r['error'][-500:]}```"
-    rows = [
-        ["wall time (s)", r["serial_seconds"], r["ours_seconds"]],
-        ["per student (s)", r["serial_seconds"] / r["students"], r["ours_seconds"] / r["students"]],
-        ["speed-up", 1.0, r["speedup"]],
-        ["CPU used by the grading (core-s)", r["serial_cpu_core_s"], r["ours_cpu_core_s"]],
-        ["CPU used by other programs meanwhile (core-s)", *r["others_cpu_core_s"]],
+    runs = [r] + [x for x in [load("grading_throughput-ours-first")] if x and "error" not in x]
+
+    def each(key, fmt="{}"):
+        return " / ".join(fmt.format(x[key]) for x in runs)
+
+    rows = [[f"run {i + 1} ({'course-grade' if x.get('ours_first') else 'serial nbgrader'} first): "
+             "wall time (s)", x["serial_seconds"], x["ours_seconds"], f"{x['speedup']:.2f}"]
+            for i, x in enumerate(runs)]
+    serial, ours = sum(x["serial_seconds"] for x in runs), sum(x["ours_seconds"] for x in runs)
+    if len(runs) > 1:
+        rows.append(["**both runs** (s)", serial, ours, f"**{serial / ours:.2f}**"])
+    n = r["students"] * len(runs)
+    rows += [
+        ["per student (s)", serial / n, ours / n, ""],
+        ["CPU used by the grading (core-s)", each("serial_cpu_core_s"), each("ours_cpu_core_s"), ""],
+        ["CPU of other processes meanwhile (core-s; for course-grade: its sandboxed kernels and zygotes)",
+         " / ".join(str(x["others_cpu_core_s"][0]) for x in runs),
+         " / ".join(str(x["others_cpu_core_s"][1]) for x in runs), ""],
         ["peak RSS per worker process (MB)", f"{r['serial_peak_mb']} (largest process)",
-         f"median {r['worker_peak_mb_median']}, max {r['worker_peak_mb_max']}"],
+         f"median {r['worker_peak_mb_median']}, max {r['worker_peak_mb_max']}", ""],
         ["peak RSS per student kernel (MB)", "-", f"median {r['kernel_peak_mb_median']}, "
-         f"max {r['kernel_peak_mb_max']}"],
+         f"max {r['kernel_peak_mb_max']}", ""],
     ]
-    split = r.get("per_student_split_s") or {}
-    if split:
-        rows.append(["one student, median split (s)", "-",
-                     ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items())])
+    for i, x in enumerate(runs):
+        split = x.get("per_student_split_s") or {}
+        if split:
+            rows.append([f"run {i + 1}: one student, median split (s)", "-",
+                         ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items()), ""])
+    before = load("grading_throughput-before")
+    if before and "error" not in before:
+        rows.append([f"before (code {before.get('code', '?')}, {before['rounds']} rounds): wall time (s)",
+                     before["serial_seconds"], before["ours_seconds"], f"{before['speedup']:.2f}"])
+        split = before.get("per_student_split_s") or {}
+        rows.append(["before: one student, median split (s)", "-",
+                     ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items()), ""])
     cold = load("grading_throughput-cold")
     if cold and "error" not in cold and r.get("warm", True):
         cold_split = cold.get("per_student_split_s") or {}
         rows += [
             ["course-grade `--cold` (every kernel started from scratch): wall time (s)",
-             cold["serial_seconds"], cold["ours_seconds"]],
-            ["`--cold`: speed-up over serial nbgrader", 1.0, cold["speedup"]],
+             cold["serial_seconds"], cold["ours_seconds"], f"{cold['speedup']:.2f}"],
             ["`--cold`: one student, median split (s)", "-",
-             ", ".join(f"{phase} {seconds:g}" for phase, seconds in cold_split.items()) or "-"],
+             ", ".join(f"{phase} {seconds:g}" for phase, seconds in cold_split.items()) or "-", ""],
         ]
-    return (f"{r['students']} students x `{r['lab']}` on {r['cores']} cores ({r['rounds']} rounds that "
-            "alternate which side goes first); scores "
-            + ("identical on both sides" if r["scores_identical"] else "**differ**") + ". Not timed: "
+    same = all(x["scores_identical"] for x in runs)
+    serial_cpu = sum(x["serial_cpu_core_s"] + x["others_cpu_core_s"][0] for x in runs) / n
+    ours_cpu = sum(x["ours_cpu_core_s"] + x["others_cpu_core_s"][1] for x in runs) / n
+    busy = ours_cpu * n / (r["cores"] * ours)
+    bound = (f"\n\n**What bounds it.** Per student the serial side uses {serial_cpu:.2f} core-s (one core: "
+             f"kernel start and imports, the student's code, nbgrader) and course-grade {ours_cpu:.2f} "
+             "core-s (its grader, workers, zygotes and kernels together), most of it the student's own "
+             f"code, which both sides run. On {r['cores']} cores that allows at most "
+             f"{r['cores'] * serial_cpu / ours_cpu:.2f}x; course-grade kept the cores {busy:.0%} busy "
+             "(idle: the command's start, while the grader imports nbgrader and Keras beside the zygotes' "
+             "imports, and the last students, when fewer jobs than cores are left).")
+    return (f"{r['students']} students x `{r['lab']}` on {r['cores']} cores, the whole class in one "
+            f"command per side, {len(runs)} run(s) that alternate which side goes first; scores "
+            + ("identical on both sides in every run" if same else "**differ**") + ". Not timed: "
             f"ingest + repair {r['ingest_repair_seconds']:.0f} s, feedback {r['feedback_seconds']:.0f} s.\n\n"
-            + table(["", "serial nbgrader", f"course-grade, {r['workers']} workers"], rows)
-            + "\n\n" + "\n".join(f"- {line}" for line in r["isolation"]))
+            + table(["", "serial nbgrader", f"course-grade, {r['workers']} workers", "speed-up"], rows)
+            + bound + "\n\n" + "\n".join(f"- {line}" for line in r["isolation"]))
 
 
 def cluster_section(r: dict | None) -> str:
