@@ -193,6 +193,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # jsonschema, imported by nbformat, builds a grammar for the "iri" format at import when
+    # rfc3987-syntax is installed (a Jupyter dependency): 1 to 3 s before the grader can start.
+    # nbformat, nbconvert and nbgrader never check formats, so the grader does without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     parser = _parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines, in every kernel too
@@ -240,8 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     bar = ProgressBar()
     out = args.out or root / "export" / args.lab if args.command in {"export", "run-all"} else None
+    launched = None
     try:
-        recs = _run_phases(args, root, getattr(args, "students", None) or None, bar, out)
+        if args.command in {"autograde", "run-all"} and not getattr(args, "scheduler", None):
+            from .autograde.machine import launch
+
+            settings = _settings(args)  # the zygotes import TensorFlow while the grader imports the rest
+            launched = launch(settings.workers, settings.warm, settings.memory_mb)
+        recs = _run_phases(args, root, getattr(args, "students", None) or None, bar, out, launched)
     except KeyboardInterrupt as stop:
         print(
             f"\nstopped ({stop or 'Ctrl-C'}): nothing of the batch is left running; the results merged so "
@@ -260,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+    finally:
+        if launched is not None:  # what the pool did not use (nothing to grade, an error)
+            from .autograde.machine import release
+
+            release(launched)
     summary(recs)
     if out is not None:
         print(f"grades: {out / 'grades.csv'}\n        {out / 'grades_wide.csv'}")
@@ -281,7 +296,12 @@ def _executor(args: argparse.Namespace, settings):
 
 
 def _run_phases(
-    args: argparse.Namespace, root: Path, students: list[str] | None, bar: ProgressBar, out: Path | None
+    args: argparse.Namespace,
+    root: Path,
+    students: list[str] | None,
+    bar: ProgressBar,
+    out: Path | None,
+    launched=None,
 ) -> list:
     from . import records
 
@@ -306,6 +326,7 @@ def _run_phases(
             bar,
             _executor(args, settings),
             regrade=args.regrade or args.command == "run-all",
+            launched=launched,
         )
     if args.command in {"feedback", "run-all"}:
         from .feedback import run_feedback

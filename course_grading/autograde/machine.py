@@ -7,8 +7,9 @@
   job made on another machine can tell it gets the same data;
 * the sandbox users, one per slot (root only);
 * Keras imported before the workers fork (the trusted checks load students' models);
-* a warm zygote per slot (:mod:`..sandbox.warm`), all launched first so that they import
-  TensorFlow side by side while this process imports nbgrader and Keras.
+* a warm zygote per slot (:mod:`..sandbox.warm`), all launched first (:func:`launch`, which
+  ``course-grade autograde`` calls before it imports the rest of the grader) so that they
+  import TensorFlow side by side while this process imports nbgrader and Keras.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Machine:
     hide: list[Path] = field(default_factory=list)  # for the fallback without bubblewrap: what else to hide
     zygotes: dict[int, str] = field(default_factory=dict)  # slot -> its warm zygote's socket
     zygote_processes: list = field(default_factory=list, repr=False)  # in the process that started them
+    files_process: subprocess.Popen | None = field(default=None, repr=False)  # see _start_files
+    why_cold: str | None = None  # between launch() and prepare(): why kernels will start cold
 
     def slot_folder(self, slot: int) -> Path:
         """Where slot ``slot``'s jobs are laid out (inside its zygote's view when it has one)."""
@@ -88,7 +91,7 @@ def _remove_abandoned(base: Path) -> None:
 
 def _mpl_cache(work: Path) -> Path | None:
     cache = work / "mpl"
-    cache.mkdir()
+    cache.mkdir(exist_ok=True)
     env = {**os.environ, "MPLCONFIGDIR": str(cache)}
     try:
         subprocess.run(
@@ -103,17 +106,68 @@ def _mpl_cache(work: Path) -> Path | None:
     return cache
 
 
-def _grading_data(work: Path) -> tuple[Path | None, str | None]:
+DATA_NAME = "fashion-mnist-grading.npz"
+
+
+def _write_data(work: Path) -> Path | None:
     from course import data, runtime
 
     folder = work / "data"
-    folder.mkdir(mode=0o755)
+    folder.mkdir(mode=0o755, exist_ok=True)
     try:
-        path = data.write_grading_copy(folder / "fashion-mnist-grading.npz", runtime.budget("ci"))
+        path = data.write_grading_copy(folder / DATA_NAME, runtime.budget("ci"))
     except data.DatasetUnavailable:
-        return None, None
+        return None
     path.chmod(0o644)
-    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+    return path
+
+
+def _checksum(path: Path | None) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path else None
+
+
+def _grading_data(work: Path) -> tuple[Path | None, str | None]:
+    path = _write_data(work)
+    return path, _checksum(path)
+
+
+def _start_files(work: Path) -> subprocess.Popen:
+    """Write the font cache and the grading data in a process of their own (``python -m`` this
+    module), beside the grader's imports: :func:`_files_written` collects them."""
+    from ..batch import die_with_parent
+
+    (work / "mpl").mkdir(exist_ok=True)
+    parent = os.getpid()
+    return subprocess.Popen(
+        [sys.executable, "-m", __name__, str(work)],
+        env={**os.environ, "MPLCONFIGDIR": str(work / "mpl")},
+        preexec_fn=lambda: die_with_parent(parent),  # the grader killed (SIGKILL): so is this
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _files_written(machine: Machine) -> None:
+    """Wait for :func:`_start_files`; do here what it could not."""
+    process, machine.files_process = machine.files_process, None
+    try:
+        code = process.wait(timeout=300) if process else None
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        code = None
+    if code in (0, FONTS_FAILED):
+        data = machine.work / "data" / DATA_NAME
+        machine.data_file = data if data.exists() else None
+        machine.data_sha256 = _checksum(machine.data_file)
+        machine.mpl_cache = machine.work / "mpl" if code == 0 else None
+    else:
+        machine.data_file, machine.data_sha256 = _grading_data(machine.work)
+        machine.mpl_cache = _mpl_cache(machine.work)
+
+
+FONTS_FAILED = 3  # the exit status of _start_files' process when it wrote the data but no font cache
 
 
 def preload_keras() -> None:
@@ -126,56 +180,97 @@ def preload_keras() -> None:
         pass
 
 
-def prepare(slots: int, hide: list[Path] | None = None, warm: bool = True, memory_mb: int = 4096) -> Machine:
-    """Prepare this machine for ``slots`` jobs at once (see the module doc); ``hide``: folders a
-    kernel must not see that only this machine knows of (used only without bubblewrap);
-    ``warm``: start a warm zygote per slot where the machine allows (:mod:`..sandbox.warm`)."""
+def launch(slots: int, warm: bool = True, memory_mb: int = 4096) -> Machine:
+    """The first half of :func:`prepare`, which costs its caller little: the work area, the sandbox
+    users and a warm zygote per slot, launched so that they import TensorFlow in the background
+    while the caller goes on (the grader's own imports, its gradebook). Pass the result to
+    :func:`prepare`; :func:`release` it if it is not used."""
     from ..sandbox import warm as warming
 
     why_cold = warming.can_warm() if warm else "cold start asked for"
     work = _work_area(why_cold is None)
-    notes = []
+    machine = Machine(work, None, None, None, [])
     if os.geteuid() == 0:
         for slot in range(slots):
             try:
                 sandbox_user(slot)
             except (OSError, subprocess.CalledProcessError) as err:
-                notes.append(f"no sandbox user for slot {slot}: {err}")
-    data_file, sha = _grading_data(work)
-    machine = Machine(work, None, data_file, sha, notes, list(hide or []))
+                machine.notes.append(f"no sandbox user for slot {slot}: {err}")
+    data_dir = work / "data"  # the zygotes see this folder; the data is written into it after they start
+    data_dir.mkdir(mode=0o755)
     try:
-        if why_cold is None:  # the zygotes import TensorFlow side by side, and beside this process
+        machine.files_process = _start_files(work)
+        if why_cold is None:
             try:
                 for slot in range(slots):
-                    machine.zygote_processes.append(
-                        warming.launch(slot, work, data_file.parent if data_file else None, memory_mb)
-                    )
+                    machine.zygote_processes.append(warming.launch(slot, work, data_dir, memory_mb))
             except (RuntimeError, OSError) as err:
                 why_cold = f"kernels start cold: {err}"
                 stop(machine)
+    except BaseException:  # Ctrl-C while the zygotes start: none of them stays
+        release(machine)
+        raise
+    machine.why_cold = why_cold if warm else None
+    return machine
+
+
+def prepare(
+    slots: int,
+    hide: list[Path] | None = None,
+    warm: bool = True,
+    memory_mb: int = 4096,
+    launched: Machine | None = None,
+) -> Machine:
+    """Prepare this machine for ``slots`` jobs at once (see the module doc); ``hide``: folders a
+    kernel must not see that only this machine knows of (used only without bubblewrap);
+    ``warm``: start a warm zygote per slot where the machine allows (:mod:`..sandbox.warm`);
+    ``launched``: what :func:`launch` started earlier for the same slots."""
+    machine = launched or launch(slots, warm, memory_mb)
+    machine.hide = list(hide or [])
+    try:
         import nbgrader.apps.api  # noqa: F401 - imported once here, shared by every forked worker
 
         preload_keras()
         gc.collect()
         gc.freeze()  # what the forked workers share stays shared: their collectors skip it
-        machine.mpl_cache = _mpl_cache(work)
+        _files_written(machine)
         try:
             for zygote in machine.zygote_processes:
                 zygote.wait_ready()
             machine.zygotes = {z.slot: z.socket for z in machine.zygote_processes}
         except RuntimeError as err:
-            why_cold = f"kernels start cold: {err}"
+            machine.why_cold = f"kernels start cold: {err}"
             stop(machine)
     except BaseException:  # Ctrl-C while the zygotes start: none of them stays
-        stop(machine)
+        release(machine)
         raise
-    if why_cold is not None and warm:
-        machine.notes.append(why_cold)
+    if machine.why_cold is not None:
+        machine.notes.append(machine.why_cold)
+        machine.why_cold = None
     return machine
 
 
 def stop(machine: Machine) -> None:
     """Stop the machine's zygotes (their kernels die with them)."""
+    if machine.files_process is not None:
+        machine.files_process.kill()
+        machine.files_process.wait()
+        machine.files_process = None
     for zygote in machine.zygote_processes:
         zygote.stop()
     machine.zygote_processes, machine.zygotes = [], {}
+
+
+def release(machine: Machine) -> None:
+    """Stop the zygotes and remove the work area (kept when ``COURSE_GRADE_KEEP`` is set)."""
+    stop(machine)
+    if not os.environ.get("COURSE_GRADE_KEEP"):
+        shutil.rmtree(machine.work, ignore_errors=True)
+
+
+if __name__ == "__main__":  # _start_files' process: python -m course_grading.autograde.machine WORK
+    _write_data(Path(sys.argv[1]))
+    try:
+        import matplotlib.font_manager  # noqa: F401 - builds the font cache in $MPLCONFIGDIR
+    except Exception:  # noqa: BLE001 - no cache: each kernel builds its own, slower
+        sys.exit(FONTS_FAILED)

@@ -12,7 +12,6 @@ the command run again after an interruption grades only who has no result yet
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import time
 import warnings
@@ -28,7 +27,7 @@ from ..outcomes import Outcome
 from ..records import Record
 from .gradebook import max_scores, merge
 from .job import Job, Result, Settings, pack
-from .machine import Machine, prepare, stop
+from .machine import Machine, prepare, release
 from .verdict import reason
 from .worker import cleanup_killed, grade_job
 
@@ -60,10 +59,10 @@ class Executor(Protocol):
 class LocalPool:
     """Forked workers on this machine, ``settings.workers`` at once (:mod:`course_grading.batch`)."""
 
-    def __init__(self, settings: Settings, root: Path | None = None):
+    def __init__(self, settings: Settings, root: Path | None = None, launched: Machine | None = None):
         self.settings = settings
         hide = [root, *([root.parent] if root and (root.parent / ".git").exists() else [])] if root else []
-        self.machine: Machine = prepare(settings.workers, hide, settings.warm, settings.memory_mb)
+        self.machine: Machine = prepare(settings.workers, hide, settings.warm, settings.memory_mb, launched)
 
     @property
     def data_sha256(self) -> str | None:
@@ -90,9 +89,7 @@ class LocalPool:
                 on_kill=lambda job, slot: cleanup_killed(job.index, machine),
             )
         finally:
-            stop(machine)
-            if not os.environ.get("COURSE_GRADE_KEEP"):
-                shutil.rmtree(machine.work, ignore_errors=True)
+            release(machine)
 
 
 def ensure_assignment(root: Path, lab: str) -> Path:
@@ -176,10 +173,12 @@ def run_autograde(
     progress: Progress = _quiet,
     executor: Executor | None = None,
     regrade: bool = True,
+    launched: Machine | None = None,
 ) -> list[Record]:
     """Autograde every repaired submission, isolated; record and merge each result as it comes.
 
-    ``regrade=False`` skips students whose record already has a result.
+    ``regrade=False`` skips students whose record already has a result; ``launched``: the local
+    pool's zygotes, started early (:func:`.machine.launch`); the caller releases it if unused.
     """
     # nbgrader's own submission bookkeeping makes SQLAlchemy warn, harmlessly, for every student
     warnings.filterwarnings("ignore", message=r"Object of type <Submitted")
@@ -217,7 +216,7 @@ def run_autograde(
         todo.append((index, student))
     if not todo:
         return [recs[s] for s in names]
-    executor = executor or LocalPool(settings, root)
+    executor = executor or LocalPool(settings, root, launched)
     jobs = [make_job(root, lab, student, index, settings, executor.data_sha256) for index, student in todo]
     merged: set[str] = set()
 

@@ -263,6 +263,37 @@ def test_killing_the_grader_leaves_nothing_running(course, kill):
         assert not [area for area in areas if Path(area).exists()]
 
 
+def starting(main: subprocess.Popen, timeout: float = 60) -> list[psutil.Process]:
+    """The grader's processes as soon as it has started what it starts first (the slots' zygotes,
+    the process that writes the data), before any kernel runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs = family(main.pid)
+        if work_areas(procs) and not any(_is_kernel(p) for p in procs):
+            return procs
+        assert main.poll() is None, main.stdout.read()
+        time.sleep(0.05)
+    raise AssertionError("the grader started nothing")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_killing_the_grader_while_it_starts_leaves_nothing_running(course, sig):
+    """Killed while its zygotes import TensorFlow and it imports the rest: nothing stays; after
+    SIGTERM it removed its work area itself (after SIGKILL the next grader does)."""
+    root, lab = course
+    tag = f"starting-{sig.name.lower()}-"
+    main = start(root, lab, tag)
+    procs = starting(main)
+    snapshot, areas = [psutil.Process(main.pid), *procs], work_areas(procs)
+    os.kill(main.pid, sig)
+    out, _ = main.communicate(timeout=60)
+    assert leftovers(snapshot, areas) == []
+    if sig == signal.SIGTERM:
+        assert main.returncode == 130 and "nothing of the batch is left running" in out, out
+        assert not [area for area in areas if Path(area).exists()]
+    records_are_whole(root)
+
+
 def test_a_killed_worker_costs_only_its_student(course):
     root, lab = course
     tag = "one-worker-"
