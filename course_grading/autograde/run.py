@@ -12,6 +12,7 @@ the command run again after an interruption grades only who has no result yet
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import time
 import warnings
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .. import batch, records
+from ..cells import grade_id, is_solution, text
 from ..course_root import nbgrader, released
 from ..intake.ingest import students as students_of
 from ..outcomes import Outcome
@@ -132,6 +134,23 @@ def make_job(root: Path, lab: str, student: str, index: int, settings: Settings,
     )
 
 
+def longest_first(jobs: list[Job], stubs: Path) -> list[Job]:
+    """``jobs`` with the students who answered more exercises first: unanswered notebooks stop at
+    their first test, so they go last and fill the cores while the last long jobs finish (in index
+    order a long job may end the batch alone, on one core of two). Only the order changes.
+    ``stubs``: the released notebook, whose answer cells are the stubs."""
+    given = {grade_id(c): text(c) for c in json.loads(stubs.read_text())["cells"] if is_solution(c)}
+
+    def answered(job: Job) -> int:
+        try:
+            cells = json.loads(job.notebook)["cells"]
+            return sum(1 for c in cells if is_solution(c) and text(c) != given.get(grade_id(c)))
+        except (ValueError, KeyError, TypeError, AttributeError):  # not a notebook: it fails fast
+            return 0
+
+    return sorted(jobs, key=lambda job: -answered(job))  # stable: index order among equals
+
+
 def record_result(root: Path, lab: str, record: Record, job: Job, done: Done, settings: Settings) -> list:
     """Fill ``record`` from how its job ended; return the grades to merge and whether it is flagged."""
     record.seconds = round(done.seconds, 1)
@@ -218,6 +237,7 @@ def run_autograde(
         return [recs[s] for s in names]
     executor = executor or LocalPool(settings, root, launched)
     jobs = [make_job(root, lab, student, index, settings, executor.data_sha256) for index, student in todo]
+    jobs = longest_first(jobs, released(root, lab))
     merged: set[str] = set()
 
     def on_done(job: Job, done: Done) -> None:
@@ -232,4 +252,4 @@ def run_autograde(
     return [recs[s] for s in names]
 
 
-__all__ = ["Done", "Executor", "LocalPool", "ensure_assignment", "make_job", "run_autograde"]
+__all__ = ["Done", "Executor", "LocalPool", "ensure_assignment", "longest_first", "make_job", "run_autograde"]

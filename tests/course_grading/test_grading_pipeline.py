@@ -158,6 +158,28 @@ def course_root(path: Path) -> Path:
     return copy_course_root(path, [LAB])
 
 
+def test_students_who_answered_more_are_graded_first(tmp_path, lab):
+    """The batch's order (not its grades): unanswered notebooks, which stop at their first test,
+    go last, so they fill the cores while the long jobs end; equals keep their index order."""
+    from course_grading.autograde.job import Job
+    from course_grading.autograde.run import longest_first
+
+    released = tmp_path / "released.ipynb"
+    released.write_text(json.dumps(lab.released))
+    first, answer = next(iter(lab.solutions().items()))
+    handed_in = {
+        "unanswered": json.dumps(lab.notebook(solved=False)),
+        "solved": json.dumps(lab.notebook()),
+        "one answer": json.dumps(lab.notebook({first: answer}, solved=False)),
+        "not a notebook": "{",
+        "solved too": json.dumps(lab.notebook()),
+    }
+    settings = pipeline.Settings()
+    jobs = [Job(LAB, name, i, nb, "", {}, "", settings) for i, (name, nb) in enumerate(handed_in.items())]
+    order = [job.student for job in longest_first(jobs, released)]
+    assert order == ["solved", "solved too", "one answer", "unanswered", "not a notebook"]
+
+
 @pytest.mark.nbgrader
 @pytest.mark.slow
 def test_run_all_equals_serial_nbgrader(tmp_path, lab):
