@@ -357,6 +357,13 @@ def grading_section(r: dict | None) -> str:
         if split:
             rows.append([f"run {i + 1}: one student, median split (s)", "-",
                          ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items()), ""])
+    earlier = [x for x in (load("grading_throughput-prev"), load("grading_throughput-prev-ours-first"))
+               if x and "error" not in x]
+    if earlier:  # the same two runs at ea21674 (a faster day on this machine kind)
+        ratio = sum(x["serial_seconds"] for x in earlier) / sum(x["ours_seconds"] for x in earlier)
+        rows.append([f"at ea21674 ({len(earlier)} runs as above): wall time (s)",
+                     " / ".join(f"{x['serial_seconds']:.1f}" for x in earlier),
+                     " / ".join(f"{x['ours_seconds']:.1f}" for x in earlier), f"{ratio:.2f}"])
     before = load("grading_throughput-before")
     if before and "error" not in before:
         rows.append([f"before (code {before.get('code', '?')}, {before['rounds']} rounds): wall time (s)",
@@ -382,8 +389,13 @@ def grading_section(r: dict | None) -> str:
              "core-s (its grader, workers, zygotes and kernels together), most of it the student's own "
              f"code, which both sides run. On {r['cores']} cores that allows at most "
              f"{r['cores'] * serial_cpu / ours_cpu:.2f}x; course-grade kept the cores {busy:.0%} busy "
-             "(idle: the command's start, while the grader imports nbgrader and Keras beside the zygotes' "
-             "imports, and the last students, when fewer jobs than cores are left).")
+             "(idle: the command's first second, before the zygotes it launches first are importing, and "
+             "the last students, when fewer jobs than cores are left; the students who answered more go "
+             "first so that the short jobs come last).")
+    if earlier:
+        then = sum(x["serial_seconds"] for x in earlier) / sum(x["students"] for x in earlier)
+        bound += (f" The serial side took {serial / n:.1f} s per student here, {then:.1f} s at ea21674 on "
+                  "the same kind of machine: the host's speed moves both sides, and the bound with them.")
     return (f"{r['students']} students x `{r['lab']}` on {r['cores']} cores, the whole class in one "
             f"command per side, {len(runs)} run(s) that alternate which side goes first; scores "
             + ("identical on both sides in every run" if same else "**differ**") + ". Not timed: "
