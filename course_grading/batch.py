@@ -53,13 +53,27 @@ def die_with_parent(parent: int) -> None:
             os._exit(1)
 
 
+_stopped: list[str] = []  # why this process was asked to stop, once it was
+
+
 def stop_on_sigterm() -> None:
-    """SIGTERM (a cluster's or a service manager's stop) ends the grader like Ctrl-C: cleanly."""
+    """SIGTERM (a cluster's or a service manager's stop) ends the grader like Ctrl-C: cleanly.
+    Both are remembered (:func:`stop_requested`): inside an import's C code the KeyboardInterrupt
+    can come out as another exception (NumPy's says ImportError)."""
 
     def stop(signum, frame):
-        raise KeyboardInterrupt(f"stopped by signal {signum}")
+        why = "Ctrl-C" if signum == signal.SIGINT else f"stopped by signal {signum}"
+        _stopped.append(why)
+        raise KeyboardInterrupt(why)
 
     signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when SIGINT is ignored
+        signal.signal(signal.SIGINT, stop)
+
+
+def stop_requested() -> str | None:
+    """Why this process was asked to stop (SIGTERM, Ctrl-C), or None."""
+    return _stopped[0] if _stopped else None
 
 
 def _kill_tree(pid: int) -> None:
@@ -103,6 +117,8 @@ def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, ti
     finished: list[tuple[Any, Done]] = []  # reported after the freed slots got new work
     try:
         while queue or running or finished:
+            if stop_requested():  # the interrupt was swallowed on its way (an optional import's except)
+                raise KeyboardInterrupt(stop_requested())
             while queue and free:
                 item, slot = queue.pop(0), free.pop()
                 counter += 1

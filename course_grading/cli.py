@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:>16}: {value}")
         return 1 if args.strict and "NOT applied" in found else 0
 
-    from .batch import stop_on_sigterm
+    from .batch import stop_on_sigterm, stop_requested
 
     stop_on_sigterm()
     bar = ProgressBar()
@@ -253,13 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             launched = launch(settings.workers, settings.warm, settings.memory_mb)
         recs = _run_phases(args, root, getattr(args, "students", None) or None, bar, out, launched)
     except KeyboardInterrupt as stop:
-        print(
-            f"\nstopped ({stop or 'Ctrl-C'}): nothing of the batch is left running; the results merged so "
-            "far are kept. Run the same command again to grade the rest.",
-            file=sys.stderr,
-        )
-        return 130
+        return _stopped(str(stop) or "Ctrl-C")
     except Exception as err:
+        if stop_requested():  # the signal came out of C code (an import) as another exception
+            return _stopped(stop_requested())
         from .cluster import ClusterError  # imported only here: it costs seconds
 
         if not isinstance(err, ClusterError):
@@ -285,6 +282,21 @@ def main(argv: list[str] | None = None) -> int:
     if failed:  # the grader failed (not the student): say so in the exit status, unlike nbgrader
         print(f"grading failed for {len(failed)} student(s): {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _stopped(why: str | None) -> int:
+    import signal
+
+    # stopping now: a library that caught the interrupt may post it again (PyErr_SetInterrupt),
+    # which would cut the clean-up short; further signals are ignored until the grader exits
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print(
+        f"\nstopped ({why or 'Ctrl-C'}): nothing of the batch is left running; the results merged so "
+        "far are kept. Run the same command again to grade the rest.",
+        file=sys.stderr,
+    )
+    return 130
 
 
 def _executor(args: argparse.Namespace, settings):

@@ -17,6 +17,7 @@ PID, IPC and UTS namespaces, and no capabilities.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -45,13 +46,14 @@ def bwrap_path() -> str | None:
 
 def python_paths() -> list[str]:
     """What the kernel's Python needs: its prefix, the virtual environment, the course package."""
-    import course
-
+    spec = importlib.util.find_spec("course")  # where it is, without importing it (and NumPy)
+    if spec is None or not spec.origin:
+        raise RuntimeError("the course package is not installed in this Python")
     paths = {
         sys.base_prefix,
         sys.prefix,
         os.path.dirname(os.path.realpath(sys.executable)),
-        str(Path(course.__file__).resolve().parent),
+        str(Path(spec.origin).resolve().parent),
     }
     real = sorted({os.path.realpath(p) for p in paths if os.path.exists(p)}, key=len)
     return [p for i, p in enumerate(real) if not any(p.startswith(q + os.sep) for q in real[:i])]
