@@ -24,7 +24,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..batch import stop_requested
 from ..sandbox import sandbox_user
 
 
@@ -248,9 +247,6 @@ def prepare(
     if machine.why_cold is not None:
         machine.notes.append(machine.why_cold)
         machine.why_cold = None
-    if stop_requested():  # a signal whose KeyboardInterrupt an import swallowed (as an ImportError)
-        release(machine)
-        raise KeyboardInterrupt(stop_requested())
     return machine
 
 
