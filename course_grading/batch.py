@@ -56,6 +56,13 @@ def die_with_parent(parent: int) -> None:
 _stopped: list[str] = []  # why this process was asked to stop, once it was
 
 
+class Stop(KeyboardInterrupt):
+    """A requested stop (SIGTERM or Ctrl-C). A subclass, not KeyboardInterrupt itself: when a bare
+    KeyboardInterrupt passes through code run from a string (``exec``, as dataclasses and
+    namedtuple do at import), CPython marks it unhandled for good, and ``python -m`` then ends
+    by SIGINT even after a clean stop; it checks for that exact class only."""
+
+
 def stop_on_sigterm() -> None:
     """SIGTERM (a cluster's or a service manager's stop) ends the grader like Ctrl-C: cleanly.
     Both are remembered (:func:`stop_requested`): inside an import's C code the KeyboardInterrupt
@@ -64,7 +71,7 @@ def stop_on_sigterm() -> None:
     def stop(signum, frame):
         why = "Ctrl-C" if signum == signal.SIGINT else f"stopped by signal {signum}"
         _stopped.append(why)
-        raise KeyboardInterrupt(why)
+        raise Stop(why)
 
     signal.signal(signal.SIGTERM, stop)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when SIGINT is ignored
@@ -118,7 +125,7 @@ def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, ti
     try:
         while queue or running or finished:
             if stop_requested():  # the interrupt was swallowed on its way (an optional import's except)
-                raise KeyboardInterrupt(stop_requested())
+                raise Stop(stop_requested())
             while queue and free:
                 item, slot = queue.pop(0), free.pop()
                 counter += 1

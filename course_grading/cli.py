@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
 def _stopped(why: str | None) -> int:
     import signal
 
-    # stopping now: a library that caught the interrupt may post it again (PyErr_SetInterrupt),
-    # which would cut the clean-up short; further signals are ignored until the grader exits
+    # stopping now: a second Ctrl-C or SIGTERM would cut the clean-up short; further signals
+    # are ignored until the grader exits
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(

@@ -191,6 +191,28 @@ def test_batch_goes_on_after_crash_hang_and_error(tmp_path):
     assert "ValueError: boom" in done["raise"].failure
 
 
+def test_a_stop_inside_code_run_from_a_string_still_ends_with_130(tmp_path):
+    """SIGTERM landing in exec'd code (dataclasses and namedtuple build methods that way at
+    import): a bare KeyboardInterrupt there makes ``python -m`` die by SIGINT after a clean stop."""
+    import subprocess
+    import sys
+
+    (tmp_path / "stopper.py").write_text(
+        "from course_grading.batch import stop_on_sigterm\n"
+        "from course_grading.cli import _stopped\n"
+        "stop_on_sigterm()\n"
+        "try:\n"
+        "    exec('import os, signal, time\\nos.kill(os.getpid(), signal.SIGTERM)\\ntime.sleep(30)')\n"
+        "except KeyboardInterrupt as stop:\n"
+        "    raise SystemExit(_stopped(str(stop)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parents[2])])}
+    done = subprocess.run([sys.executable, "-m", "stopper"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "stopped (stopped by signal 15)" in done.stderr
+
+
 @pytest.mark.parametrize("source, found", [
     ("def f(x):\n    return x + 1\n", []),
     ("import numpy as np\nnp.random.seed(0)\nmodel.trainable = False\n", []),
