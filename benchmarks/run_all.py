@@ -441,10 +441,10 @@ def wrong_answers_section() -> str:
     for path in found:
         r = json.loads(path.read_text())
         rows.append([r["lab"], f"{r['caught']}/{r['wrong_answers']}", f"{r['fraction_caught']:.0%}",
-                     r["submissions"], r["autograde_seconds"]])
-    return ("Every wrong answer in `tests/wrong_answers.py`, graded by real nbgrader "
-            "(`tests/test_wrong_answers.py`).\n\n"
-            + table(["lab", "caught", "fraction", "submissions graded", "autograde (s)"], rows))
+                     r["submissions"], r.get("grading_seconds", r.get("autograde_seconds"))])
+    return ("Every wrong answer in `tests/course/wrong_answers.py`, graded by `course-grade run-all` "
+            "(2 workers, up to the last test cell; `tests/course_grading/test_wrong_answers.py`).\n\n"
+            + table(["lab", "caught", "fraction", "submissions graded", "grading (s)"], rows))
 
 
 def quality_section(r: dict | None) -> str:

@@ -1,30 +1,35 @@
-"""Every lab's tests catch plausible wrong answers, through the real nbgrader pipeline.
+"""Every lab's tests catch plausible wrong answers, through the real grading pipeline.
 
-One ``nbgrader autograde`` call per lab grades the solution, the untouched release and the
-seeded wrong answers (tests/wrong_answers.py). To keep CI short, one submission carries
-several wrong answers: the j-th wrong answer of every other exercise (odd ones, or even
-ones), so that the exercises left right in it show that the wrong ones beside them cost
-them nothing. ``COURSE_WRONG_ANSWERS=each`` grades one submission per wrong answer instead
-(about 3x slower). Required: the solution scores full marks, the release scores 0 without a
-pipeline error, each wrong answer loses the points of its own exercise, and no exercise
-answered right loses any. tests/course/test_checks.py also runs each wrong answer alone through
-its test cell. The fraction caught per lab is printed and written to
-``test-artifacts/wrong_answers/<lab>.json``.
+One ``course-grade run-all`` per lab (the instructor's command: nbgrader's autograde in a
+sandbox, with the trusted checks deciding the points) grades the solution, the untouched
+release and the seeded wrong answers (tests/course/wrong_answers.py). To keep CI short, one
+submission carries several wrong answers: the j-th wrong answer of every other exercise (odd
+ones, or even ones), so that the exercises left right in it show that the wrong ones beside
+them cost them nothing; and grading stops after the last test cell (the lab's ungraded
+training cells after it decide no points). ``COURSE_WRONG_ANSWERS=each`` grades one
+submission per wrong answer instead (about 3x slower). Required: the solution scores full
+marks, the release scores 0 without a pipeline error, each wrong answer loses the points of
+its own exercise, and no exercise answered right loses any. tests/course/test_checks.py also
+runs each wrong answer alone through its test cell, and test_nbgrader_pipeline.py grades a
+wrong answer with plain ``nbgrader autograde``. The fraction caught per lab is printed and
+written to ``test-artifacts/wrong_answers/<lab>.json``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
-from nbgrader.api import Gradebook
 
-from course_grading.course_root import nbgrader
+from course_grading import pipeline
 from tests.conftest import ARTIFACTS
 from tests.course.wrong_answers import WRONG_ANSWERS, wrong_answers
-from tests.submissions import submission, write_submission
+from tests.submissions import Lab, to_bytes
 
 pytestmark = pytest.mark.nbgrader
 
@@ -52,53 +57,51 @@ def graded_cell(gid: str) -> str:
     return gid.replace("_solution", "_test")
 
 
-def gradebook_scores(root, lab: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """{student: {test cell: score}} and {test cell: max points}."""
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        assignment = gb.find_assignment(lab)
-        max_points = {cell.name: cell.max_score for nb in assignment.notebooks
-                      for cell in nb.grade_cells}
-        scores = {}
-        for student in gb.students:
-            try:
-                sub = gb.find_submission_notebook(lab, lab, student.id)
-            except Exception:  # not graded: counts as a pipeline failure below
-                continue
-            scores[student.id] = {g.name: g.score for g in sub.grades}
-    return scores, max_points
-
-
 def errors_in(notebook_path) -> set[str]:
     nb = json.loads(notebook_path.read_text())
     return {o["ename"] for c in nb["cells"] if c["cell_type"] == "code"
             for o in c.get("outputs", []) if o["output_type"] == "error"}
 
 
-@pytest.mark.parametrize("lab", sorted(WRONG_ANSWERS))
-def test_wrong_answers_lose_points_on_their_exercise_only(lab, course_copy):
-    root = course_copy
-    nbgrader(["generate_assignment", lab, "--force"], root)
-    released = root / "release" / lab / f"{lab}.ipynb"
-    source = root / "source" / lab / f"{lab}.ipynb"
-    answers = wrong_answers(lab)
-    write_submission(root, "solution", lab, submission(released, source))
-    write_submission(root, "released", lab, submission(released, source, solved=False))
-    carried = submissions_carrying(answers)
-    for student, wrong in carried.items():
-        write_submission(root, student, lab, submission(
-            released, source, answers={gid: code for gid, (_, code) in wrong.items()}))
-
+def grade(root: Path, lab: str, inbox: Path) -> float:
+    """``course-grade run-all`` on ``inbox``, as an instructor runs it; returns its seconds."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.monotonic()
-    nbgrader(["autograde", lab, "--create", "--force"], root)
-    seconds = time.monotonic() - start
-    scores, max_points = gradebook_scores(root, lab)
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_grading", "--course-root", str(root), "run-all", lab, str(inbox),
+         "--workers", "2", "--cell-timeout", "300", "--timeout", "900", "--stop-after-last-test"],
+        capture_output=True, text=True, env=env, timeout=2400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("lab", sorted(WRONG_ANSWERS))
+def test_wrong_answers_lose_points_on_their_exercise_only(lab, course_copy, tmp_path):
+    root = course_copy
+    pipeline.ensure_assignment(root, lab)
+    the_lab = Lab.load(lab, root)
+    answers = wrong_answers(lab)
+    carried = submissions_carrying(answers)
+    notebooks = {"solution": the_lab.notebook(), "released": the_lab.notebook(solved=False)}
+    for student, wrong in carried.items():
+        notebooks[student] = the_lab.notebook({gid: code for gid, (_, code) in wrong.items()})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for student, nb in notebooks.items():
+        (inbox / f"{student}.ipynb").write_bytes(to_bytes(nb))
+
+    seconds = grade(root, lab, inbox)
+    final = pipeline.final_scores(root, lab)
+    scores = {student: {cell: score for cell, (score, _) in cells.items()}
+              for student, cells in final.items()}
+    max_points = {cell: top for cell, (_, top) in final["solution"].items()}
+    assert set(max_points) == set(the_lab.tests()), max_points
 
     assert scores["solution"] == max_points, f"the solution does not score full marks: {scores['solution']}"
     assert scores["released"] == dict.fromkeys(max_points, 0), scores["released"]
     unexpected = errors_in(root / "autograded" / "released" / lab / f"{lab}.ipynb") - {
         "NotImplementedError"}
     assert not unexpected, f"the released notebook fails with {unexpected}, not only NotImplementedError"
-
     results, problems = [], []
     for student, wrong in carried.items():
         got = scores.get(student)
@@ -121,11 +124,11 @@ def test_wrong_answers_lose_points_on_their_exercise_only(lab, course_copy):
     n_caught = sum(r["caught"] for r in results)
     report = {"lab": lab, "caught": n_caught, "wrong_answers": len(answers),
               "fraction_caught": n_caught / len(answers), "submissions": len(carried) + 2,
-              "autograde_seconds": round(seconds, 1), "results": results}
+              "grading_seconds": round(seconds, 1), "results": results}
     out = ARTIFACTS / "wrong_answers"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{lab}.json").write_text(json.dumps(report, indent=1))
     print(f"{lab}: caught {n_caught}/{len(answers)} wrong answers "
-          f"({report['fraction_caught']:.0%}); {len(carried) + 2} submissions autograded "
+          f"({report['fraction_caught']:.0%}); {len(carried) + 2} submissions graded "
           f"in {seconds:.0f} s")
     assert not problems, "\n".join(problems)
