@@ -39,6 +39,8 @@ LAB = "lab02_dense_autoencoder"
 CELL_TIMEOUT = 60
 FEEDBACK_LIMIT = 5_000_000  # bytes of one feedback page
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
+if os.environ.get("PYTEST_XDIST_WORKER"):  # the marker exists only with xdist
+    pytestmark.append(pytest.mark.xdist_group("bad_submissions"))  # one worker builds the shared fixture once
 
 
 class Listener(threading.Thread):

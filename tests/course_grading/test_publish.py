@@ -22,6 +22,8 @@ from course_grading.publish import PublishError, check, publish, secrets
 from tests.conftest import REPO, lab_names
 
 pytestmark = [pytest.mark.slow]
+if os.environ.get("PYTEST_XDIST_WORKER"):  # the marker exists only with xdist
+    pytestmark.append(pytest.mark.xdist_group("publish"))  # one worker builds the shared fixture once
 PARTS = ("course", "lectures", "labs", "scripts", "student_edition", "pyproject.toml", "README.md")
 
 
