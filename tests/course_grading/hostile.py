@@ -410,8 +410,10 @@ print("proc view:", seen[:40], "CANARY" in mounts)
 # Class 5: outputs and notebooks too large to show.
 PRINT_HUGE = 'print("x" * (300 * 2**20))\n'
 PRINT_MANY = 'for i in range(200_000):\n    print("y" * 500)\n'
+# 12 noise images are about 8 MB of PNG, 8x the 1 MB a cell keeps, and take 2.3 s to draw
+# here; 60 of them (12 s here) ran past the 60 s cell limit on a loaded 2-core CI machine.
 IMAGES_MANY = """import numpy as np, matplotlib.pyplot as plt
-for i in range(60):
+for i in range(12):
     plt.figure(figsize=(6, 6)); plt.imshow(np.random.default_rng(i).uniform(size=(400, 400))); plt.show()
 """
 # Class 6: numbers whose comparisons always succeed.
@@ -890,7 +892,7 @@ BAD_SUBMISSIONS: tuple[BadSubmission, ...] = (
     ),
     BadSubmission(
         "images_many",
-        "shows 60 large images",
+        "shows 12 large images (8 MB of PNG)",
         "graded",
         "full",
         "output cut",
