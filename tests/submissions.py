@@ -9,7 +9,10 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +105,27 @@ def with_body(source: str, body: str) -> str:
     indent = " " * func.body[0].col_offset
     new = "".join(indent + line if line.strip() else line for line in body.splitlines(keepends=True))
     return "".join(lines[: func.body[0].lineno - 1]) + new + "".join(lines[func.end_lineno :])
+
+
+def venv_first_on_path(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with this venv's ``bin`` first on PATH, as after
+    ``source .venv/bin/activate``: the grader's commands find the venv's tools."""
+    env = dict(os.environ if env is None else env)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_all(
+    root: Path, lab: str, inbox: Path, *options: str, timeout: int = 2400
+) -> subprocess.CompletedProcess:
+    """``course-grade run-all LAB INBOX OPTIONS`` as an instructor runs it, with this venv's
+    tools first on PATH; fails the test unless it exits 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_grading", "--course-root", str(root), "run-all", lab, str(inbox),
+         *options],
+        capture_output=True, text=True, env=venv_first_on_path(), timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
 
 
 def to_bytes(nb: dict) -> bytes:

@@ -32,7 +32,7 @@ from course_grading.batch import die_with_parent
 from course_grading.cluster import ClusterError, DaskExecutor, claim_slot, refusal
 from tests.conftest import copy_course_root
 from tests.course_grading.hostile import BAD_SUBMISSIONS
-from tests.submissions import Lab, returns_none, to_bytes
+from tests.submissions import Lab, returns_none, to_bytes, venv_first_on_path
 
 LAB = "lab02_dense_autoencoder"
 SETTINGS = dict(cell_timeout=60, memory_mb=2000, stop_after_last_test=True)
@@ -84,7 +84,7 @@ class Cluster:
     def __init__(self, home: Path):
         self.home, self.workers = home, {}
         self.file = home / "scheduler.json"
-        self.env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        self.env = venv_first_on_path()
         self.scheduler = self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", "0",
                                                    "--no-dashboard", "--scheduler-file", str(self.file)])
         deadline = time.monotonic() + 60
@@ -376,7 +376,7 @@ def test_a_worker_killed_while_it_grades_loses_no_student(cluster, source, lab, 
 
 
 def command(root: Path, address: str, students: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = venv_first_on_path()
     return subprocess.Popen(
         [sys.executable, "-m", "course_grading", "--course-root", str(root), "autograde", LAB, *students,
          "--scheduler", address, "--cell-timeout", "60", "--memory-mb", "2000", "--stop-after-last-test"],

@@ -8,8 +8,6 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -22,7 +20,15 @@ from course_grading.feedback.pages import hidden_test_lines, leaks
 from course_grading.intake.ingest import ingest, name_from_file, slug
 from course_grading.intake.repair import repair
 from tests.conftest import REPO, copy_course_root
-from tests.submissions import Lab, colab_round_trip, duplicate_cells, nbgrader_meta, returns_none, to_bytes
+from tests.submissions import (
+    Lab,
+    colab_round_trip,
+    duplicate_cells,
+    nbgrader_meta,
+    returns_none,
+    run_all,
+    to_bytes,
+)
 
 LAB = "lab02_dense_autoencoder"
 ROSTER = "id,name,email,login\n2024101,Maria Silva,maria.silva@example.edu,\n" \
@@ -202,13 +208,10 @@ def test_run_all_equals_serial_nbgrader(tmp_path, lab):
     serial_seconds = time.monotonic() - start
 
     parallel = course_root(tmp_path / "parallel")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.monotonic()
-    command = [sys.executable, "-m", "course_grading", "--course-root", str(parallel), "run-all", LAB,
-               str(inbox), "--workers", "2", "--cell-timeout", "120", "--out", str(tmp_path / "out")]
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    proc = run_all(parallel, LAB, inbox, "--workers", "2", "--cell-timeout", "120", "--out",
+                   str(tmp_path / "out"), timeout=900)
     parallel_seconds = time.monotonic() - start
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     print(f"serial nbgrader: {serial_seconds:.0f} s for 2; run-all: {parallel_seconds:.0f} s for 3")
 
     expected = pipeline.final_scores(serial, LAB)

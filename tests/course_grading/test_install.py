@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, copy_course_root
+from tests.submissions import venv_first_on_path
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 LAB = "lab02_dense_autoencoder"
@@ -33,7 +34,7 @@ def installed(tmp_path_factory) -> Path:
 def run(site: Path, cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "COURSE_ROOT"}
     environment.update({"PYTHONPATH": str(site), **(env or {})})
-    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    environment = venv_first_on_path(environment)
     return subprocess.run([sys.executable, *args], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=600)
 

@@ -25,7 +25,7 @@ import pytest
 from course_grading import pipeline, records
 from course_grading.sandbox import USER_PREFIX
 from tests.conftest import copy_course_root
-from tests.submissions import Lab, to_bytes
+from tests.submissions import Lab, to_bytes, venv_first_on_path
 
 LAB = "lab02_dense_autoencoder"
 STUDENTS = 3  # two workers: one student waits, so a kill also meets a queue
@@ -56,7 +56,7 @@ def start(root: Path, lab: Lab, tag: str) -> subprocess.Popen:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(to_bytes(slow))
     pipeline.run_repair(root, LAB, [f"{tag}{n}" for n in range(STUDENTS)])
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = venv_first_on_path()
     return subprocess.Popen(
         [
             sys.executable,
