@@ -9,5 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$COURSE_ROOT"
 export CI="${CI:-true}"  # notebooks run at the small CI budget
 say "running the tests"
-# loadgroup: the browser tests share one JupyterLab server, on one worker
-exec python -m pytest -n "${COURSE_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# loadgroup: each xdist_group (the browser tests' JupyterLab server, the hostile batch, the
+# cluster, the published edition) runs on one worker; the slowest tests' times end the report
+exec python -m pytest -n "${COURSE_TEST_WORKERS:-2}" --dist loadgroup --durations=25 "$@"
