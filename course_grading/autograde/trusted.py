@@ -152,6 +152,11 @@ class TrustedExecute(Execute):
         20_000,
         help="Characters of a test's own printing kept in its output",
     ).tag(config=True)
+    interrupt_wait = Integer(
+        10,
+        help="Seconds an interrupted kernel gets to end its cell (send the rest of its output and "
+        "go idle) before it counts as not answering",
+    ).tag(config=True)
     shutdown_kernel = Enum(
         ["graceful", "immediate"],
         default_value="immediate",
@@ -190,6 +195,7 @@ class TrustedExecute(Execute):
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._timed_out = True
+        self.iopub_timeout = self.interrupt_wait  # read by nbclient right after this returns
         return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -232,6 +238,12 @@ class TrustedExecute(Execute):
     def _run(self, cell, index: int) -> bool:
         """Execute ``cell`` (at position ``index``); False if the kernel stopped answering."""
         self._timed_out, self._cell_bytes, self._cut_noted, self._cuts = False, 0, False, []
+        # nbclient waits iopub_timeout (4 s by default) after the kernel's reply for the rest of
+        # the cell's output, then raises CellTimeoutError. A cell that finished in time but
+        # printed a lot can need longer on a loaded machine (300 MB of print: 11 s of student
+        # code, then more than 4 s of draining), so a cell that replied on its own gets the
+        # cell's time limit again for its output; an interrupted one gets interrupt_wait.
+        self.iopub_timeout = max(int(self.timeout), self.interrupt_wait) if self.timeout else 600
         try:
             self.execute_cell(cell, index, store_history=True)
         except CellTimeoutError:
