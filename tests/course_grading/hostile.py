@@ -411,7 +411,7 @@ print("proc view:", seen[:40], "CANARY" in mounts)
 PRINT_HUGE = 'print("x" * (300 * 2**20))\n'
 PRINT_MANY = 'for i in range(200_000):\n    print("y" * 500)\n'
 # 12 noise images are about 8 MB of PNG, 8x the 1 MB a cell keeps, and take 2.3 s to draw
-# here; 60 of them (12 s here) ran past the 60 s cell limit on a loaded 2-core CI machine.
+# here (60 took 11.7 s: too near the 60 s cell limit on a CI machine 4x slower than this one).
 IMAGES_MANY = """import numpy as np, matplotlib.pyplot as plt
 for i in range(12):
     plt.figure(figsize=(6, 6)); plt.imshow(np.random.default_rng(i).uniform(size=(400, 400))); plt.show()
