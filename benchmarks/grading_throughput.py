@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))  # the test fixtures build the students' notebooks
 from course_grading import pipeline, records  # noqa: E402
 from course_grading.autograde.job import default_workers  # noqa: E402
 from course_grading.course_root import copy_course_root, nbgrader  # noqa: E402
-from tests.submissions import Lab, returns_none, to_bytes  # noqa: E402
+from tests.submissions import Lab, returns_none, to_bytes, venv_first_on_path  # noqa: E402
 
 LAB = "lab02_dense_autoencoder"
 
@@ -90,7 +90,7 @@ class Timed:
 
 
 def run(command: list[str], cwd: Path | None = None) -> tuple[Timed, str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = venv_first_on_path()
     busy, start = busy_core_seconds(), time.monotonic()
     proc = subprocess.Popen(command, cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
