@@ -48,7 +48,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from course import data, models, training  # noqa: E402
+from course import data, models, runtime, training  # noqa: E402
 
 LOSS_FLOOR = 1e-5  # absolute floor of the same-results tolerance (BCE ~0.3)
 SPREAD_MULTIPLE = 10
@@ -265,7 +265,7 @@ def measure_model(spec: Spec, rounds: int, load: list) -> dict:
         }
     same = [label for label in SAME_ORDER if rows[label].get("same_loss")]
     best = max(same, key=lambda label: rows[label]["images_per_s"]) if same else "none"
-    chosen = training.training_options()
+    chosen = training.training_options(runtime.budget("cpu"))  # the scale of these measurements
     chosen_label = next((c.label for c in CANDIDATES if c.compile == chosen and c.seed == 0
                          and c.pipeline == "arrays"), f"not measured: {chosen}")
     return {

@@ -10,10 +10,12 @@ import keras
 import numpy as np
 import pytest
 
-from course import models, training
+from course import models, runtime, training
 
 EPOCHS, BATCH = 3, 128  # 2,000 images at batch 128 (the CI budget): 16 batches, fewer than 32
 NEW_KERAS = training.keras_version() >= training.FIRST_RIGHT_KERAS
+CPU, CI = runtime.budget("cpu"), runtime.budget("ci")
+FAST = {"steps_per_execution": 32} if NEW_KERAS else {}
 
 
 @pytest.fixture(autouse=True)
@@ -49,23 +51,33 @@ def conv():
 
 
 def test_options_are_compile_arguments_of_this_keras():
-    options = training.training_options()
+    options = training.training_options(CPU)
     assert set(options) <= set(inspect.signature(keras.Model.compile).parameters)
-    assert options == ({"steps_per_execution": 32} if NEW_KERAS else {})
+    assert options == FAST
     dense().compile(optimizer="adam", loss="mse", **options)
+
+
+def test_an_epoch_shorter_than_one_call_keeps_the_defaults():
+    assert training.batches_per_epoch(CI) == 16 and training.batches_per_epoch(CPU) == 196
+    assert training.training_options(CI) == {}
+    assert training.training_options() == {}  # the tests run at the ci budget
+    at_32 = runtime.Budget("x", n_train=32 * 128, n_val=1, n_test=1, epochs=1, batch_size=128)
+    at_31 = runtime.Budget("x", n_train=31 * 128, n_val=1, n_test=1, epochs=1, batch_size=128)
+    assert training.training_options(at_32) == FAST and training.training_options(at_31) == {}
 
 
 def test_switch_and_old_keras_give_the_defaults(monkeypatch):
     monkeypatch.setenv(training.SWITCH, "0")
-    assert training.training_options() == {}
+    assert training.training_options(CPU) == {}
     monkeypatch.setenv(training.SWITCH, "1")
     monkeypatch.setattr(training, "keras_version", lambda: (3, 6))
-    assert training.training_options() == {}
+    assert training.training_options(CPU) == {}
 
 
-def test_compile_for_images_uses_them():
-    autoencoder = models.compile_for_images(dense())
-    assert autoencoder.steps_per_execution == (32 if NEW_KERAS else 1)
+def test_compile_for_images_uses_them(monkeypatch):
+    assert models.compile_for_images(dense()).steps_per_execution == 1  # ci: 16 batches an epoch
+    monkeypatch.setenv("COURSE_BUDGET", "cpu")
+    assert models.compile_for_images(dense()).steps_per_execution == (32 if NEW_KERAS else 1)
 
 
 @pytest.mark.parametrize("build,shape", [(dense, (784,)), (conv, (28, 28, 1))], ids=["dense", "conv"])
@@ -74,7 +86,7 @@ def test_same_history_as_the_default_with_few_batches(build, shape):
     _, again, _, _ = fit(build, {}, shape)
     spread = max(abs(a - b) for key in base for a, b in zip(base[key], again[key], strict=True))
     tolerance = max(10 * spread, 1e-5)  # the rule of benchmarks/throughput.py
-    fast, history, _, _ = fit(build, training.training_options(), shape)
+    fast, history, _, _ = fit(build, training.training_options(CPU), shape)  # 32 per call here too
     assert history.keys() == base.keys() == {"loss", "mse", "val_loss", "val_mse"}
     for key in base:
         assert len(history[key]) == EPOCHS
@@ -86,7 +98,7 @@ def test_same_history_as_the_default_with_few_batches(build, shape):
 
 
 def test_verbose_2_prints_one_line_per_epoch():
-    *_, printed = fit(dense, training.training_options(), verbose=2)
+    *_, printed = fit(dense, training.training_options(CPU), verbose=2)
     lines = [line for line in printed.splitlines() if "loss:" in line]
     assert len(lines) == EPOCHS
     assert all(line.startswith("16/16 ") and "val_loss:" in line for line in lines), printed
