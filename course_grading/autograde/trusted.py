@@ -78,6 +78,7 @@ class Report:
     timeouts: list[str] = field(default_factory=list)  # labels of cells that ran past the limit
     stopped_at: str | None = None  # the student cell after which nothing more ran
     unresponsive: bool = False  # the kernel did not answer the interrupt after a timeout
+    output_unended: bool = False  # a cell replied, but its output did not end within the limit
     output_cut: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # errors in the student's own cells
     judge_seconds: float = 0.0
@@ -247,6 +248,8 @@ class TrustedExecute(Execute):
         try:
             self.execute_cell(cell, index, store_history=True)
         except CellTimeoutError:
+            if not self._timed_out:  # no interrupt was sent: the kernel replied, then never went idle
+                self._report.output_unended = True
             self._timed_out = True
             return False
         return True

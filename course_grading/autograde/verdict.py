@@ -68,9 +68,15 @@ def _timeouts(report: Report, limit: int, notes: list[str]) -> tuple[Outcome | N
     others = f"; other errors: {'; '.join(notes)}" if notes else ""
     if report.unresponsive:
         where = report.stopped_at or "a test"
+        how = (
+            "finished, but the kernel did not end its output within the "
+            f"{limit} s time limit (did the code stop the kernel's status messages?)"
+            if report.output_unended
+            else f"ran past the {limit} s time limit and the kernel did not answer the "
+            "interrupt (does the code catch KeyboardInterrupt?)"
+        )
         return Outcome.TIMEOUT, (
-            f"{where} ran past the {limit} s time limit and the kernel did not answer the "
-            "interrupt (does the code catch KeyboardInterrupt?): nothing after it ran and "
+            f"{where} {how}: nothing after it ran and "
             "the hidden tests could not run: 0 points for their tests" + others
         )
     if report.stopped_at:

@@ -9,6 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_grading.autograde.trusted import Report, TrustedExecute
+from course_grading.autograde.verdict import _timeouts
+from course_grading.outcomes import Outcome
 
 PRINTS = 30  # messages; at 0.3 s each the grader needs 9 s to take them all in
 
@@ -50,3 +52,18 @@ def test_an_interrupted_cell_still_times_out(tmp_path):
     nb, report = run(tmp_path, "import time\nwhile True:\n    time.sleep(0.1)\n", timeout=3)
     assert report.timeouts and report.stopped_at and not report.unresponsive, report
     assert any(o.get("ename") == "KeyboardInterrupt" for o in nb.cells[0].outputs), nb.cells[0].outputs
+
+
+@pytest.mark.slow
+def test_a_cell_whose_output_never_ends_is_not_called_an_ignored_interrupt(tmp_path):
+    """The cell replies at once, then its kernel sends no more status messages: nbclient
+    waits for an idle that never comes. No interrupt was sent, and the report says so."""
+    silence = "get_ipython().kernel._publish_status = lambda *args, **kwargs: None\n"
+    start = time.monotonic()
+    _, report = run(tmp_path, silence, timeout=3)
+    assert report.unresponsive and report.output_unended and report.stopped_at, report
+    assert time.monotonic() - start < 60
+    _, looped = run(tmp_path, "import time\nwhile True:\n    time.sleep(0.1)\n", timeout=3)
+    assert not looped.output_unended, looped
+    outcome, why = _timeouts(report, 3, [])
+    assert outcome is Outcome.TIMEOUT and "did not end its output" in why and "interrupt" not in why, why
