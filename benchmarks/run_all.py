@@ -251,6 +251,11 @@ def course_section(ci: dict | None, cpu: dict | None) -> str:
                 "and on, alternating which went first (1-minute load average "
                 f"{min(loads):.1f}-{max(loads):.1f} at the notebooks' starts, the benchmark's own kernels "
                 "included).")
+    ci_loads = [r["load_1min"] for r in ci["notebooks"].values() if "load_1min" in r]
+    if ci_loads:  # the CI column is timed on its own, often on another day: the host's speed varies
+        note += ("\n\nThe CI-budget column comes from one run of `benchmarks/course_time.py --budget ci` "
+                 f"(1-minute load average {min(ci_loads):.1f}-{max(ci_loads):.1f} at the notebooks' starts); "
+                 "`lectures/00_start_here.ipynb`, which trains nothing, shows the host's speed that day.")
     return table(header, rows) + note + failed
 
 
