@@ -362,16 +362,16 @@ def grading_section(r: dict | None) -> str:
         if split:
             rows.append([f"run {i + 1}: one student, median split (s)", "-",
                          ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items()), ""])
-    pairs = {"9d85cb9": "grading_throughput-at-9d85cb9", "ea21674": "grading_throughput-prev"}
-    for code, tag in pairs.items():  # the same two runs at earlier commits
-        then = [x for x in (load(tag), load(f"{tag}-ours-first")) if x and "error" not in x]
+    tags = {"9d85cb9": "grading_throughput-at-9d85cb9", "ea21674": "grading_throughput-prev"}
+    at = {code: [x for x in (load(tag), load(f"{tag}-ours-first")) if x and "error" not in x]
+          for code, tag in tags.items()}  # the same two runs at earlier commits
+    for code, then in at.items():
         if then:
             ratio = sum(x["serial_seconds"] for x in then) / sum(x["ours_seconds"] for x in then)
             rows.append([f"at {code} ({len(then)} runs as above): wall time (s)",
                          " / ".join(f"{x['serial_seconds']:.1f}" for x in then),
                          " / ".join(f"{x['ours_seconds']:.1f}" for x in then), f"{ratio:.2f}"])
-    earlier = [x for x in (load("grading_throughput-prev"), load("grading_throughput-prev-ours-first"))
-               if x and "error" not in x]
+    earlier = at["ea21674"]
     before = load("grading_throughput-before")
     if before and "error" not in before:
         rows.append([f"before (code {before.get('code', '?')}, {before['rounds']} rounds): wall time (s)",
@@ -400,7 +400,7 @@ def grading_section(r: dict | None) -> str:
              "(idle: the command's first second, before the zygotes it launches first are importing, and "
              "the last students, when fewer jobs than cores are left; the students who answered more go "
              "first so that the short jobs come last).")
-    if load("grading_throughput-at-9d85cb9"):
+    if at["9d85cb9"]:
         bound += (" Since 9d85cb9 the student's code costs less on both sides: at the grading "
                   "budget `course.training.training_options()` keeps Keras' defaults (an epoch is 16 "
                   "batches, and tracing the 32-step loop cost more than it saved; `course/training.py`).")
