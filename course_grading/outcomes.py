@@ -16,6 +16,7 @@ class Outcome(str, Enum):
     REPAIRED = "repaired"
     TIMEOUT = "timeout"
     MEMORY = "memory"
+    PROCESSES = "processes"
     KERNEL_DIED = "kernel_died"
     WALL_CLOCK = "wall_clock"
     NOT_JSON = "not_json"
@@ -54,6 +55,8 @@ MEANINGS = {
     Outcome.TIMEOUT: "a cell ran past the cell time limit and was interrupted; the tests after it score 0, "
                      "because the notebook never gets past that cell",
     Outcome.MEMORY: "the kernel passed the memory limit and was killed: 0 points",
+    Outcome.PROCESSES: "the kernel's code tried to run more processes and threads at once than the "
+                       "process limit allows, and was killed at the first one refused: 0 points",
     Outcome.KERNEL_DIED: "the student's code ended or crashed the kernel: 0 points",
     Outcome.WALL_CLOCK: "grading this submission passed its time limit and was stopped: 0 points",
     Outcome.NOT_JSON: "the file is not JSON, so not a notebook: 0 points",

@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..sandbox import sandbox_user
+from ..sandbox import CGroups, sandbox_user
 
 
 @dataclass
@@ -56,6 +56,7 @@ def _work_area(warm: bool) -> Path:
         else "/tmp"
     )
     _remove_abandoned(Path(base))
+    CGroups.remove_abandoned()
     work = Path(tempfile.mkdtemp(prefix="cg-", dir=base))
     work.chmod(0o711 if warm else 0o700)
     (work / OWNER).write_text(_process_id(os.getpid()))

@@ -7,7 +7,8 @@ trusted checks wrote) and the trusted checks' report (:class:`~.trusted.Report`)
 * a student cell that ran past the time limit stopped the notebook there; the tests after
   it scored 0 (a test that times out only fails itself); a kernel that ignored the
   interrupt could not run the hidden tests: 0 for every test with hidden parts;
-* a kernel killed by the memory limit, one that exited or crashed scores 0;
+* a kernel killed by the memory limit or the process limit (at the first fork or thread
+  it refused), one that exited or crashed scores 0;
 * code that looks like it patches the tests (:mod:`.integrity`) is only flagged.
 """
 
@@ -102,11 +103,20 @@ def judge(
     memory_mb: int,
     limit: int,
     report: Report | None,
+    process_limit: int,
 ) -> Result:
     """The :class:`Result` of one autograded submission (without the graded notebook)."""
     result = Result(
         None, grades=grades, applied=kernel.applied, missing=kernel.missing, kernel_peak_mb=kernel.peak_mb
     )
+    if kernel.process_limit:
+        result.outcome = Outcome.PROCESSES
+        result.detail = (
+            f"the kernel's code reached the process limit of {process_limit} processes and threads "
+            "and was killed with everything it started; the notebook could not finish: 0 points"
+        )
+        result.grades = result.zeroed()
+        return result
     if kernel.oom_killed:
         result.outcome = Outcome.MEMORY
         result.detail = (

@@ -165,7 +165,7 @@ def _grade_job(job: Job, slot: int, machine: Machine) -> Result:
         [] if tmpfs or zygote else ["the kernel's working folder is on disk (a private tmpfs needs root)"]
     )
     os.environ.update(sandbox.prepare(machine.mpl_cache))
-    groups = json.dumps([str(d) for d in sandbox.cgroups.dirs.values()])
+    groups = json.dumps({kind: str(d) for kind, d in sandbox.cgroups.dirs.items()})
     (machine.work / f"job-{job.index}.cgroups").write_text(groups)  # for cleanup_killed
     config = course_config(private)
     config.CourseDirectory.root = str(private)
@@ -196,6 +196,7 @@ def _grade_job(job: Job, slot: int, machine: Machine) -> Result:
         job.settings.memory_mb,
         limit,
         Report.read(report_file),
+        limits.pids,
     )
     result.graded_notebook = executed_path.read_text() if executed is not None else None
     result.worker_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -211,10 +212,10 @@ def cleanup_killed(job_index: int, machine: Machine) -> None:
     """After a worker was killed (time limit, crash, signal): kill its kernel's cgroups."""
     record = machine.work / f"job-{job_index}.cgroups"
     try:
-        dirs = json.loads(record.read_text())
-    except (OSError, ValueError):
+        dirs = dict(json.loads(record.read_text()))
+    except (OSError, ValueError, TypeError):
         return
-    CGroups(dirs={str(i): Path(d) for i, d in enumerate(dirs)}).kill_and_remove()
+    CGroups(dirs={kind: Path(d) for kind, d in dirs.items()}).kill_and_remove()
     record.unlink(missing_ok=True)
     for private in [
         *machine.work.glob(f"s{job_index:03d}-*"),

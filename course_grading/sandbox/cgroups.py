@@ -85,6 +85,25 @@ class CGroups:
                 groups.notes.append(f"cgroup v1 {controller}: {err}")
         return groups
 
+    @classmethod
+    def remove_abandoned(cls, prefix: str = "course-grade-") -> list[str]:
+        """Kill and delete the job cgroups of graders that were killed (SIGKILL leaves no time to
+        clean up): those whose creator, the number after ``prefix``, no longer runs. Returns
+        their names."""
+        found: dict[str, dict[str, Path]] = {}
+        for controller, kinds in (("", ("memory", "pids")), ("memory", ("memory",)), ("pids", ("pids",))):
+            base = _cgroup_dir(controller)
+            for path in base.glob(f"{prefix}*") if base else []:
+                found.setdefault(path.name, {}).update(dict.fromkeys(kinds, path))
+        gone = []
+        for name, dirs in sorted(found.items()):
+            creator = next((part for part in name[len(prefix):].split("-") if part.isdigit()), None)
+            if creator is None or Path(f"/proc/{creator}").exists():
+                continue  # not ours, or its grader still runs (or its number was reused: left alone)
+            cls(dirs=dirs).kill_and_remove()
+            gone.append(name)
+        return gone
+
     @property
     def memory(self) -> Path | None:
         return self.dirs.get("memory")
@@ -103,17 +122,30 @@ class CGroups:
             pass
         return 0
 
-    def peak_bytes(self) -> int | None:
-        if self.memory is None:
-            return None
-        file = self.memory / ("memory.peak" if self.version == "v2" else "memory.max_usage_in_bytes")
-        try:
-            return int(file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+    @property
+    def pids(self) -> Path | None:
+        return self.dirs.get("pids")
 
-    def kill_and_remove(self) -> None:
-        """Kill whatever the kernel left running, then delete the cgroups."""
+    def process_limit_hits(self) -> int:
+        """How many times a fork or a new thread failed because the process limit was reached."""
+        if self.pids is None:
+            return 0
+        try:
+            for line in (self.pids / "pids.events").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "max":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def kill_all(self) -> None:
+        """Kill every process in the cgroups, forking ones too: new processes are refused first."""
+        if self.pids is not None:
+            try:
+                (self.pids / "pids.max").write_text("0")
+            except OSError:
+                pass
         for path in set(self.dirs.values()):
             if (path / "cgroup.kill").exists():
                 try:
@@ -133,6 +165,20 @@ class CGroups:
                     except OSError:
                         pass
                 time.sleep(0.05)
+
+    def peak_bytes(self) -> int | None:
+        if self.memory is None:
+            return None
+        file = self.memory / ("memory.peak" if self.version == "v2" else "memory.max_usage_in_bytes")
+        try:
+            return int(file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def kill_and_remove(self) -> None:
+        """Kill whatever the kernel left running, then delete the cgroups."""
+        self.kill_all()
+        for path in set(self.dirs.values()):
             for _ in range(20):
                 try:
                     path.rmdir()

@@ -46,10 +46,21 @@ __all__ = [
     "ZYGOTE_LOST",
     "KernelReport",
     "Limits",
+    "ProcessLimitWatch",
     "RssWatchdog",
     "Sandbox",
     "private_work_folder",
 ]
+
+
+def process_limit(threads: int = 0) -> int:
+    """Processes and threads a kernel may run at once: room for the numeric libraries' thread
+    pools (a few per CPU thread they use) and 128 more for the student's own.
+
+    It is low on purpose: a fork bomb must reach it within seconds, long before the memory
+    limit or a cell's time limit, so that it ends the same way on a slow machine and a fast one.
+    """
+    return 128 + 4 * (threads or os.cpu_count() or 1)
 
 
 @dataclass
@@ -57,9 +68,12 @@ class Limits:
     """Per-submission limits."""
 
     memory_mb: int = 4096
-    pids: int = 1024
+    pids: int = 0  # 0: process_limit(threads)
     file_size_mb: int = 256
     threads: int = 0  # CPU threads for the kernel's numeric libraries (0: leave their default)
+
+    def __post_init__(self) -> None:
+        self.pids = self.pids or process_limit(self.threads)
 
 
 @dataclass
@@ -71,6 +85,7 @@ class KernelReport:
     exit: str | None  # 'exit 3', 'signal SIGSEGV', None if it shut down normally or never started
     oom_killed: bool
     peak_mb: float | None
+    process_limit: bool = False  # a fork or thread was refused by the process limit: all was killed
 
 
 def private_work_folder(path: Path, size_mb: int) -> str | None:
@@ -124,6 +139,31 @@ class RssWatchdog(threading.Thread):
         self._stop.set()
 
 
+class ProcessLimitWatch(threading.Thread):
+    """The process limit, enforced: the first fork or thread it refuses ends the whole job.
+
+    A kernel at its limit would otherwise spin on as many processes as the limit allows,
+    taking the cores from the students graded beside it, until a time limit or the memory
+    limit ended it, whichever came first. Stopping it here makes the outcome the same on
+    every machine and frees the cores within ``interval`` seconds.
+    """
+
+    def __init__(self, groups: CGroups, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.groups, self.interval, self.fired = groups, interval, False
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.groups.process_limit_hits():
+                self.fired = True
+                self.groups.kill_all()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def _passwd(uid: int, gid: int, user: str) -> tuple[str, str]:
     return (
         f"root:x:0:0:root:/root:/usr/sbin/nologin\n{user}:x:{uid}:{gid}:{user}:/nonexistent:/usr/sbin/nologin\n",
@@ -155,6 +195,7 @@ class Sandbox:
         self.zygote = zygote  # the slot's warm zygote's socket: kernels are forked from it
         self.cgroups = CGroups()
         self.watchdog: RssWatchdog | None = None
+        self.process_watch: ProcessLimitWatch | None = None
         self.uid: int | None = None
         self.gid: int | None = None
         self.notes: list[str] = []
@@ -251,6 +292,8 @@ class Sandbox:
         notes += self.cgroups.notes
         if self.cgroups.memory is None:
             self.watchdog = RssWatchdog(self.limits.memory_mb)
+        if self.cgroups.pids is not None:
+            self.process_watch = ProcessLimitWatch(self.cgroups)
         env = self.environment()
         view = self.view()
         bwrap = bwrap_path()
@@ -316,6 +359,8 @@ class Sandbox:
         )
         if self.watchdog:
             self.watchdog.start()
+        if self.process_watch:
+            self.process_watch.start()
         return {"JUPYTER_PATH": str(self.root / "jupyter"), "JUPYTER_RUNTIME_DIR": str(self.runtime)}
 
     def _warm_policy(self, notes: list[str]) -> dict:
@@ -353,6 +398,9 @@ class Sandbox:
 
     def finish(self) -> KernelReport:
         """Kill leftovers, remove the cgroups, and report what happened."""
+        if self.process_watch:
+            self.process_watch.stop()
+        over_processes = self.cgroups.process_limit_hits() > 0
         oom = self.cgroups.oom_kills() > 0
         peak = self.cgroups.peak_bytes()
         if self.watchdog:
@@ -370,5 +418,10 @@ class Sandbox:
         if self.watchdog:
             applied.append(f"memory limit {self.limits.memory_mb} MB (RSS watchdog, polled every 0.2 s)")
         return KernelReport(
-            applied, missing, status.get("exit"), oom, round(peak / 2**20, 1) if peak else None
+            applied,
+            missing,
+            status.get("exit"),
+            oom,
+            round(peak / 2**20, 1) if peak else None,
+            over_processes,
         )

@@ -521,6 +521,44 @@ for _ in range(64):
     except OSError:
         break
 """
+THREAD_BOMB = """import threading, time
+
+
+def _background_prefetch(n):
+    time.sleep(3600)
+
+
+_pool = []
+while True:
+    try:
+        _t = threading.Thread(target=_background_prefetch, args=(len(_pool),), daemon=True)
+        _t.start()
+        _pool.append(_t)
+    except RuntimeError:
+        break
+print("prefetch threads:", len(_pool))
+"""
+FORK_THEN_TIDY = """import os, signal
+
+
+def _warm_workers():
+    kids = []
+    try:
+        while True:
+            pid = os.fork()
+            if pid == 0:
+                signal.pause()
+            kids.append(pid)
+    except OSError:
+        pass
+    for pid in kids:  # tidy up before anyone looks
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return len(kids)
+
+
+print("workers warmed:", _warm_workers())
+"""
 DAEMON = """import os, time
 if os.fork() == 0:
     os.setsid()
@@ -1007,10 +1045,30 @@ BAD_SUBMISSIONS: tuple[BadSubmission, ...] = (
     BadSubmission(
         "fork_bomb",
         "forks until the process limit",
-        "memory",
+        "processes",
         "zero",
-        "memory limit",
+        "process limit",
         _append_to_last(FORK_BOMB),
+        True,
+        "the grading machine",
+    ),
+    BadSubmission(
+        "thread_bomb",
+        "starts sleeping threads until the process limit refuses one (threads count too)",
+        "processes",
+        "zero",
+        "process limit",
+        _append_to_last(THREAD_BOMB),
+        True,
+        "the grading machine",
+    ),
+    BadSubmission(
+        "fork_then_tidy",
+        "forks until refused, catches the error and kills its children before the tests run",
+        "processes",
+        "zero",
+        "process limit",
+        _append_to_last(FORK_THEN_TIDY),
         True,
         "the grading machine",
     ),

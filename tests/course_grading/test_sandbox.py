@@ -150,6 +150,84 @@ def test_memory_limit_kills_the_kernel(job):
     assert report.oom_killed, report
 
 
+def test_the_process_limit_leaves_room_for_the_libraries_threads():
+    cores = os.cpu_count() or 1
+    assert Limits().pids == 128 + 4 * cores
+    assert Limits(threads=2).pids == 136 and Limits(pids=50).pids == 50
+
+
+def test_the_first_fork_the_process_limit_refuses_ends_the_kernel(job):
+    course, root, cwd = job
+    sandbox = Sandbox(root, 0, Limits(memory_mb=2048, pids=40), default_hide(course, root), label="t2p")
+    started = time.monotonic()
+    # the parent catches the refusal and would go on printing: the whole job is ended instead
+    out, _ = run_in_kernel(sandbox, cwd, FORK_UNTIL_REFUSED + "print('survived', len(kids))\n")
+    seconds = time.monotonic() - started
+    report = sandbox.finish()
+    if sandbox.cgroups.pids is None:
+        pytest.skip("no pids cgroup here: " + "; ".join(sandbox.cgroups.notes))
+    assert report.process_limit and "survived" not in out, (report, out)
+    assert seconds < 30, f"{seconds:.1f} s"  # not a cell's time limit: the limit ended it
+
+
+def test_a_kernel_under_the_process_limit_is_not_stopped(job):
+    course, root, cwd = job
+    sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label="t2q")
+    out, _ = run_in_kernel(sandbox, cwd, FORK_SOME + "print('fine', n)\n")
+    report = sandbox.finish()
+    assert "fine 8" in out and not report.process_limit, (report, out)
+
+
+FORK_UNTIL_REFUSED = """import os, signal
+kids = []
+try:
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+        kids.append(pid)
+except OSError:
+    pass
+"""
+FORK_SOME = """import os
+n = 0
+for _ in range(8):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    n += 1
+"""
+
+
+@linux_root
+def test_the_cgroups_of_a_killed_grader_are_removed_with_what_runs_in_them():
+    import subprocess
+
+    from course_grading.sandbox import CGroups
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its number now belongs to no process (a reuse would only leave the group alone)
+    left = CGroups.create(f"course-grade-{dead.pid}-t9", 256, 16)
+    mine = CGroups.create(f"course-grade-{os.getpid()}-t9", 256, 16)
+    if not left.dirs:
+        pytest.skip("no cgroups here: " + "; ".join(left.notes))
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        for path in set(left.dirs.values()):
+            (path / "cgroup.procs").write_text(str(sleeper.pid))
+        gone = CGroups.remove_abandoned()
+        assert f"course-grade-{dead.pid}-t9" in gone
+        assert f"course-grade-{os.getpid()}-t9" not in gone
+        assert sleeper.wait(timeout=10) == -9
+        assert not any(p.exists() for p in left.dirs.values())
+        assert all(p.exists() for p in mine.dirs.values())
+    finally:
+        sleeper.kill()
+        mine.kill_and_remove()
+        left.kill_and_remove()
+
+
 def test_kernel_exit_status_is_recorded(job):
     course, root, cwd = job
     sandbox = Sandbox(root, 0, Limits(memory_mb=1024), default_hide(course, root), label="t3")
