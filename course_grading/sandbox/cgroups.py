@@ -1,4 +1,4 @@
-"""Memory and process limits for one grading job: a cgroup (v2, or v1's memory and pids).
+"""Memory, process and CPU limits for one grading job: a cgroup (v2, or v1's memory, pids, cpu).
 
 The launcher puts the kernel into the job's cgroups before it starts, so everything the
 kernel starts is counted and limited too; :meth:`CGroups.kill_and_remove` ends whatever is
@@ -36,7 +36,9 @@ def _cgroup_dir(controller: str) -> Path | None:
 
 @dataclass
 class CGroups:
-    """The cgroups of one grading job: a memory limit and a process limit, where allowed."""
+    """The cgroups of one grading job, where allowed: a memory limit, a process limit, and a
+    CPU group, so that however many processes a job runs, together they weigh as one job
+    against the others on the machine."""
 
     dirs: dict[str, Path] = field(default_factory=dict)  # 'memory'/'pids' -> directory
     version: str = ""
@@ -56,6 +58,10 @@ class CGroups:
                 if (path / "pids.max").exists():
                     (path / "pids.max").write_text(str(pids_max))
                 groups.dirs = {"memory": path, "pids": path}
+                if (path / "cpu.weight").exists():
+                    groups.dirs["cpu"] = path
+                else:
+                    groups.notes.append("cgroup v2: no cpu controller for the job, so no equal CPU share")
                 groups.version = "v2"
                 return groups
             except OSError as err:
@@ -64,6 +70,7 @@ class CGroups:
         for controller, limits in (
             ("memory", {"memory.limit_in_bytes": memory_mb * 2**20}),
             ("pids", {"pids.max": pids_max}),
+            ("cpu", {}),  # a group of its own: its processes share one job's part of the CPU
         ):
             base = _cgroup_dir(controller)
             if base is None:
@@ -91,7 +98,12 @@ class CGroups:
         clean up): those whose creator, the number after ``prefix``, no longer runs. Returns
         their names."""
         found: dict[str, dict[str, Path]] = {}
-        for controller, kinds in (("", ("memory", "pids")), ("memory", ("memory",)), ("pids", ("pids",))):
+        for controller, kinds in (
+            ("", ("memory", "pids", "cpu")),
+            ("memory", ("memory",)),
+            ("pids", ("pids",)),
+            ("cpu", ("cpu",)),
+        ):
             base = _cgroup_dir(controller)
             for path in base.glob(f"{prefix}*") if base else []:
                 found.setdefault(path.name, {}).update(dict.fromkeys(kinds, path))

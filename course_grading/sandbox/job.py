@@ -417,6 +417,8 @@ class Sandbox:
         applied, missing = list(status.get("applied", [])), list(status.get("missing", []))
         if self.watchdog:
             applied.append(f"memory limit {self.limits.memory_mb} MB (RSS watchdog, polled every 0.2 s)")
+        if "cpu" in self.cgroups.dirs:
+            applied.append("a CPU group of its own: all its processes together get one job's share")
         return KernelReport(
             applied,
             missing,

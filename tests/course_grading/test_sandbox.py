@@ -160,14 +160,17 @@ def test_the_first_fork_the_process_limit_refuses_ends_the_kernel(job):
     course, root, cwd = job
     sandbox = Sandbox(root, 0, Limits(memory_mb=2048, pids=40), default_hide(course, root), label="t2p")
     started = time.monotonic()
-    # the parent catches the refusal and would go on printing: the whole job is ended instead
-    out, _ = run_in_kernel(sandbox, cwd, FORK_UNTIL_REFUSED + "print('survived', len(kids))\n")
+    # the parent catches the refusal and goes on: the whole job is ended instead (within the
+    # watch's 0.1 s, so long before the 20 s it means to go on for)
+    out, _ = run_in_kernel(
+        sandbox, cwd, FORK_UNTIL_REFUSED + "import time\ntime.sleep(20)\nprint('survived', len(kids))\n"
+    )
     seconds = time.monotonic() - started
     report = sandbox.finish()
     if sandbox.cgroups.pids is None:
         pytest.skip("no pids cgroup here: " + "; ".join(sandbox.cgroups.notes))
     assert report.process_limit and "survived" not in out, (report, out)
-    assert seconds < 30, f"{seconds:.1f} s"  # not a cell's time limit: the limit ended it
+    assert seconds < 15, f"{seconds:.1f} s"  # not the 20 s of the cell: the limit ended it
 
 
 def test_a_kernel_under_the_process_limit_is_not_stopped(job):
@@ -178,6 +181,68 @@ def test_a_kernel_under_the_process_limit_is_not_stopped(job):
     assert "fine 8" in out and not report.process_limit, (report, out)
 
 
+def test_a_job_that_spins_60_processes_gets_one_jobs_share_of_the_cpu(job):
+    """However many processes one job runs, the job graded beside it keeps its part of the cores
+    (otherwise a student could make a neighbour's cells pass the time limit)."""
+    from jupyter_client import KernelManager
+
+    course, root, cwd = job
+    hog = Sandbox(root / "hog", 0, Limits(memory_mb=2048), default_hide(course, root), label="t2h")
+    (root / "hog").mkdir()
+    old = dict(os.environ)
+    os.environ.update(hog.prepare())
+    km = KernelManager(kernel_name="course-sandbox", **hog.kernel_config()["KernelManager"])
+    try:
+        try:
+            km.start_kernel(cwd=str(cwd))
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        kc.execute(SPIN_60)
+        deadline = time.monotonic() + 30
+        while _tasks(hog) < 60 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _tasks(hog) >= 60, "the spinning children never started"
+        if "cpu" not in hog.cgroups.dirs:
+            pytest.skip("no cpu cgroup here: " + "; ".join(hog.cgroups.notes))
+        other = Sandbox(root, 1, Limits(memory_mb=1024), default_hide(course, root), label="t2o")
+        out, _ = run_in_kernel(other, cwd, MEASURE_SHARE, timeout=90)
+        other.finish()
+        kc.stop_channels()
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+        hog.finish()
+    share = float(out.split("share")[1])
+    # without a CPU group of its own (and with the scheduler's autogroups, which split the CPU
+    # by session) the spinners, each in a session of its own, take 60 parts in 61
+    assert share > 0.15, f"the other job got {share:.3f} of a core"
+
+
+def _tasks(sandbox: Sandbox) -> int:
+    try:
+        return int((sandbox.cgroups.pids / "pids.current").read_text())
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+SPIN_60 = """import os, time
+for _ in range(60):
+    if os.fork() == 0:
+        os.setsid()  # a session of its own: the scheduler's autogroups would count it as a job
+        while True:
+            pass
+time.sleep(60)
+"""
+MEASURE_SHARE = """import time
+wall, cpu = time.perf_counter(), time.process_time()
+while time.perf_counter() - wall < 3:
+    pass
+print("share", (time.process_time() - cpu) / (time.perf_counter() - wall))
+"""
 FORK_UNTIL_REFUSED = """import os, signal
 kids = []
 try:
