@@ -362,7 +362,8 @@ def grading_section(r: dict | None) -> str:
         if split:
             rows.append([f"run {i + 1}: one student, median split (s)", "-",
                          ", ".join(f"{phase} {seconds:g}" for phase, seconds in split.items()), ""])
-    tags = {"9d85cb9": "grading_throughput-at-9d85cb9", "ea21674": "grading_throughput-prev"}
+    tags = {"840788e": "grading_throughput-at-840788e", "9d85cb9": "grading_throughput-at-9d85cb9",
+            "ea21674": "grading_throughput-prev"}
     at = {code: [x for x in (load(tag), load(f"{tag}-ours-first")) if x and "error" not in x]
           for code, tag in tags.items()}  # the same two runs at earlier commits
     for code, then in at.items():
