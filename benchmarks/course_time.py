@@ -6,7 +6,8 @@ Labs run in their solution version (the source notebook). ``--compare VAR`` runs
 notebook twice, with ``VAR=0`` and ``VAR=1`` (e.g. ``COURSE_FAST_TRAINING``), alternating
 which goes first so the machine's load falls on both alike. ``--keep DIR`` writes each
 executed notebook there (with ``--compare``, the ``VAR=1`` run), to read its printed figures.
-Prints a JSON object.
+Prints a JSON object. Ctrl-C or SIGTERM stops it at once: the running notebook's kernel is
+killed, nothing is printed as a result, and it exits 130 or 143.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import argparse
 import json
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,25 +33,78 @@ def notebooks() -> list[Path]:
         p for p in (REPO / "autograder" / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C's KeyboardInterrupt is (see stop_on_signals)."""
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM stop this process as Ctrl-C does (a KeyboardInterrupt in the main thread), and
+    Ctrl-C stop it even where it was started ignoring SIGINT (a shell's background job)."""
+    def stop(signum, frame):
+        raise Stopped(signum)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def exit_code(stop: KeyboardInterrupt) -> int:
+    """The shell's code for a process ended by ``stop``: 143 for SIGTERM, 130 for Ctrl-C."""
+    return 128 + (stop.args[0] if isinstance(stop, Stopped) else signal.SIGINT)
+
+
 def run(path: Path, budget: str, timeout: int = 1800, keep: Path | None = None) -> tuple[float, str, float]:
     """Seconds to execute ``path`` top to bottom at ``budget``, 'ok' or the first error, and the
-    CPU seconds its kernel used (less sensitive than wall time to other jobs on the machine)."""
+    CPU seconds its kernel used (less sensitive than wall time to other jobs on the machine).
+
+    The notebook runs in a thread, where nbclient installs no signal handlers of its own (in the
+    main thread it takes SIGTERM and Ctrl-C for itself, shuts the kernel down, and the caller
+    carries on with the next notebook). A KeyboardInterrupt here kills the kernel's process
+    group and is raised again."""
     nb = nbformat.read(path, as_version=4)
     os.environ["COURSE_BUDGET"] = budget
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    failure: list[BaseException] = []
+
+    def execute() -> None:
+        try:
+            client.execute()
+        except BaseException as err:  # reported by the main thread
+            failure.append(err)
+
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
+    worker = threading.Thread(target=execute, name=f"notebook {path.name}", daemon=True)
+    worker.start()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        status = "ok"
-    except Exception as err:  # recorded in the report, the other notebooks still run
-        status = f"{type(err).__name__}: {str(err).splitlines()[-1][:120]}"
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        kill_kernel(client)
+        worker.join(30)
+        raise
     seconds = time.perf_counter() - start
+    status = "ok"
+    if failure:  # recorded in the report, the other notebooks still run
+        err = failure[0]
+        status = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[-1][:120]}"
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, once it has exited
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, keep / path.name)
     return seconds, status, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def kill_kernel(client: NotebookClient) -> None:
+    """SIGKILL the kernel's process group (jupyter_client starts each kernel in a session of its own)."""
+    provisioner = getattr(client.km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(getattr(provisioner, "pgid", None) or process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(10)
 
 
 def main() -> dict:
@@ -60,6 +116,7 @@ def main() -> dict:
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="write the executed notebooks (the VAR=1 side) to DIR")
     args = parser.parse_args()
+    stop_on_signals()
     os.environ.pop("CI", None)  # COURSE_BUDGET decides
     sides = ("0", "1") if args.compare else ("",)
     rows: dict[str, dict] = {side: {} for side in sides}
@@ -89,4 +146,8 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt as stop:
+        print("stopped: no result", file=sys.stderr)
+        sys.exit(exit_code(stop))
