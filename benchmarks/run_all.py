@@ -86,31 +86,9 @@ def throughput_section(r: dict) -> str:
         f"{r['tolerance_rule']}. Training FLOPs are taken as 3x the forward FLOPs.\n",
         "**Peaks, measured in the same run** (best of the rounds; the model's own shapes are its Dense "
         "matmuls or 3x3 Conv2D layers, forward, at its batch size, looped in one compiled function):\n",
-        table(["model", "batch", "matmul 2048² / conv 28x28x16→16 peak (GFLOP/s)",
-               "model's own shapes (GFLOP/s)", "forward MFLOP/image", "steps/epoch"],
-              [[name, m["batch"], f"{m['peak']} {m['peak_gflops']:.0f}", m["model_shape_gflops"],
-                m["forward_mflops_per_image"], m["steps_per_epoch"]] for name, m in models.items()]),
+        peaks_table(models),
     ]
-    for name, m in models.items():
-        rows = []
-        for label, c in m["candidates"].items():
-            if "error" in c:
-                rows.append([label, c["error"], *[""] * 7])
-                continue
-            same = {True: "yes", False: "**no**", None: "(other order/seed)"}[c["same_loss"]]
-            rows.append([label, c["images_per_s"], c["images_per_s_best"],
-                         f"{c['speedup_vs_default']:.2f}", c["first_epoch_extra_s"],
-                         f"{c['fraction_of_peak']:.1%}", f"{c['fraction_of_model_shape_peak']:.0%}",
-                         f"{c['loss_diff']:.1e}", same])
-        out.append(f"**{name}** ({m['images']:,} images, {m['epochs']} epochs, batch {m['batch']}; "
-                   f"default loss {m['default_loss']:.5f}, spread of the repeated defaults "
-                   f"{m['default_spread']:.1e}, tolerance {m['tolerance']:.1e}). "
-                   "Fastest with the same results: "
-                   f"**{m['best_same_results']}**; `course.training.training_options()` gives "
-                   f"`{m['chosen_options']}` (= {m['chosen']}).\n\n"
-                   + table(["setting", "img/s (median)", "img/s (best)", "x default (paired)",
-                            "first epoch extra (s)", f"of {m['peak']} peak", "of own-shape peak",
-                            "|loss - default|", "same results"], rows))
+    out += [candidates_table(name, m) for name, m in models.items()]
     breakdown = [[name, *[m["step_breakdown"][k] for k in (
         "layer_ops_ms", "train_step_xla_ms", "train_step_ms", "fit_chosen_ms", "fit_default_ms",
         "train_step_ops", "elementwise_op_us")]] for name, m in models.items() if "step_breakdown" in m]
@@ -148,6 +126,37 @@ def throughput_section(r: dict) -> str:
     plt.close(fig)
     out.append("![throughput](throughput.png)\n")
     return "\n\n".join(part for part in out if part)
+
+
+def peaks_table(models: dict[str, dict]) -> str:
+    """The peaks each model is measured against (models of throughput.measure_model)."""
+    return table(["model", "batch", "matmul 2048² / conv 28x28x16→16 peak (GFLOP/s)",
+                  "model's own shapes (GFLOP/s)", "forward MFLOP/image", "steps/epoch"],
+                 [[name, m["batch"], f"{m['peak']} {m['peak_gflops']:.0f}", m["model_shape_gflops"],
+                   m["forward_mflops_per_image"], m["steps_per_epoch"]] for name, m in models.items()])
+
+
+def candidates_table(name: str, m: dict) -> str:
+    """One model's candidate settings side by side (a model of throughput.measure_model)."""
+    rows = []
+    for label, c in m["candidates"].items():
+        if "error" in c:
+            rows.append([label, c["error"], *[""] * 7])
+            continue
+        same = {True: "yes", False: "**no**", None: "(other order/seed)"}[c["same_loss"]]
+        rows.append([label, c["images_per_s"], c["images_per_s_best"],
+                     f"{c['speedup_vs_default']:.2f}", c["first_epoch_extra_s"],
+                     f"{c['fraction_of_peak']:.1%}", f"{c['fraction_of_model_shape_peak']:.0%}",
+                     f"{c['loss_diff']:.1e}", same])
+    return (f"**{name}** ({m['images']:,} images, {m['epochs']} epochs, batch {m['batch']}; "
+            f"default loss {m['default_loss']:.5f}, spread of the repeated defaults "
+            f"{m['default_spread']:.1e}, tolerance {m['tolerance']:.1e}). "
+            "Fastest with the same results: "
+            f"**{m['best_same_results']}**; `course.training.training_options()` gives "
+            f"`{m['chosen_options']}` (= {m['chosen']}).\n\n"
+            + table(["setting", "img/s (median)", "img/s (best)", "x default (paired)",
+                     "first epoch extra (s)", f"of {m['peak']} peak", "of own-shape peak",
+                     "|loss - default|", "same results"], rows))
 
 
 def bound_account(r: dict) -> str:
@@ -469,10 +478,50 @@ def quality_section(r: dict | None) -> str:
 
 def gpu_section(r: dict | None) -> str:
     if not r:
-        return ("`benchmarks/gpu_full_scale.py` runs the same figures at the full lecture scale "
-                "on a GPU and prints one JSON line per figure. **It was not run for this report: "
-                "no GPU machine was available to this session.**")
-    return "```json\n" + json.dumps(r, indent=1) + "\n```"
+        return ("`benchmarks/gpu_full_scale.py` measures the training settings side by side against the "
+                "peaks, the quality figures and every notebook at the full lecture scale on a GPU. "
+                "**It was not run for this report: no GPU machine was available to this session.**")
+    if "error" in r or "figures" not in r:
+        return f"Failed or old format: ```{json.dumps(r)[-500:]}```"
+    figures = r["figures"]
+    kind = lambda name: [f for f in figures if f["figure"] == name]  # noqa: E731
+    v = r["versions"]
+    out = [f"One run of `benchmarks/gpu_full_scale.py --parts {','.join(r['parts'])}` on {r['device']} "
+           f"(TensorFlow {v['tensorflow']}, Keras {v['keras']}): budget {r['budget']}; the quality "
+           f"figures at {r['quality_budget']}; `course.training.training_options()` at this budget: "
+           f"`{r['library_options_at_budget']}`."]
+    if r["quick"] or not r["gpus"]:
+        out.append("**A smoke run without a GPU: these figures say that the benchmark runs, not what a "
+                   "GPU does.**")
+    if not r["complete"]:
+        out.append(f"**Cut short ({r['stopped']}): below are the figures it finished.**")
+    measured = {f["model"]: f for f in kind("throughput")}
+    if measured:
+        out.append("**Peaks, measured in the same run:**\n\n" + peaks_table(measured))
+        out += [candidates_table(name, m) for name, m in measured.items()]
+    rows = kind("results_table")
+    if rows:
+        out.append(table(["model", "epochs", "train images", "test MSE", "test BCE", "PSNR (dB)",
+                          "seconds"], [[x["model"], x["epochs"], x["train images"], f"{x['test MSE']:.4f}",
+                                       f"{x['test BCE']:.4f}", f"{x['PSNR (dB)']:.2f}", x["seconds"]]
+                                      for x in rows]))
+    for d in kind("denoising"):
+        out.append(f"Denoising (Gaussian std {d['noise std']}, {d['train images']:,} images): PSNR "
+                   f"{d['PSNR noisy']:.2f} dB noisy -> {d['PSNR denoised']:.2f} dB denoised "
+                   f"(**{d['gain dB']:+.2f} dB**).")
+    for a in kind("anomaly"):
+        out.append(f"Anomaly detection ({a['normal']} normal): precision {a['precision']:.3f}, recall "
+                   f"{a['recall']:.3f}, **ROC AUC {a['ROC AUC']:.3f}**.")
+    notebooks = kind("notebook")
+    if notebooks:
+        under = sum(n["under_target"] for n in notebooks)
+        out.append(f"Every notebook at the `{notebooks[0]['budget']}` budget, uncapped: **{under} of "
+                   f"{len(notebooks)} under 10 minutes**, {sum(n['seconds'] for n in notebooks):,.0f} s "
+                   "in all.\n\n" + table(
+                       ["notebook", "seconds", "status", "under 10 min"],
+                       [[n["notebook"], n["seconds"], n["status"], "yes" if n["under_target"] else "**no**"]
+                        for n in notebooks]))
+    return "\n\n".join(out)
 
 
 if __name__ == "__main__":
