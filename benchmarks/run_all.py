@@ -483,8 +483,10 @@ def gpu_section(r: dict | None) -> str:
                 "**It was not run for this report: no GPU machine was available to this session.**")
     if "error" in r or "figures" not in r:
         return f"Failed or old format: ```{json.dumps(r)[-500:]}```"
-    figures = r["figures"]
-    kind = lambda name: [f for f in figures if f["figure"] == name]  # noqa: E731
+
+    def kind(name: str) -> list[dict]:
+        return [f for f in r["figures"] if f["figure"] == name]
+
     v = r["versions"]
     out = [f"One run of `benchmarks/gpu_full_scale.py --parts {','.join(r['parts'])}` on {r['device']} "
            f"(TensorFlow {v['tensorflow']}, Keras {v['keras']}): budget {r['budget']}; the quality "
