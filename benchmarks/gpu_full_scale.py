@@ -117,6 +117,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
     course_time.stop_on_signals()
+    for gpu in tf.config.list_physical_devices("GPU"):  # TensorFlow takes all of it by default, and
+        tf.config.experimental.set_memory_growth(gpu, True)  # the notebooks' kernels need it after us
     scale = args.budget or ("ci" if args.quick else "gpu")
     budget = runtime.budget(scale)
     capped = dataclasses.replace(budget, epochs=min(budget.epochs, args.epochs))
