@@ -19,6 +19,7 @@ import ctypes
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -54,6 +55,7 @@ def die_with_parent(parent: int) -> None:
 
 
 _stopped: list[str] = []  # why this process was asked to stop, once it was
+_signals: list[int] = []  # the signals that asked it
 
 
 class Stop(KeyboardInterrupt):
@@ -71,6 +73,7 @@ def stop_on_sigterm() -> None:
     def stop(signum, frame):
         why = "Ctrl-C" if signum == signal.SIGINT else f"stopped by signal {signum}"
         _stopped.append(why)
+        _signals.append(signum)
         raise Stop(why)
 
     signal.signal(signal.SIGTERM, stop)
@@ -83,7 +86,28 @@ def stop_requested() -> str | None:
     return _stopped[0] if _stopped else None
 
 
-def _kill_tree(pid: int) -> None:
+def stop_status() -> int:
+    """The exit status of a process that stopped on request: 128 + the first signal's number
+    (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
+    return 128 + (_signals[0] if _signals else signal.SIGINT)
+
+
+def stop_child(proc: subprocess.Popen, grace: float) -> None:
+    """Pass a stop on to ``proc``: SIGTERM, up to ``grace`` seconds to clean up after itself
+    (``course-grade`` does), then SIGKILL for it and every process it started that is left."""
+    if grace > 0 and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:  # not reaped yet, so its pid is still its own
+        kill_tree(proc.pid)
+        proc.wait()
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s descendants, then ``pid`` (a kernel started in a session of its own too)."""
     import psutil
 
     try:
@@ -160,7 +184,7 @@ def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, ti
                 now = time.monotonic()
                 for kid, (item, slot, start, _) in list(running.items()):
                     if now - start > timeout:
-                        _kill_tree(kid)
+                        kill_tree(kid)
                         _, status, usage = os.wait4(kid, 0)
                         del running[kid]
                         free.append(slot)
@@ -192,7 +216,7 @@ def run(items: Iterable[Any], work: Callable[[Any, int], dict], workers: int, ti
             finished.append((item, done))
     except BaseException:  # Ctrl-C, SIGTERM or a bug here: leave no grading process behind
         for kid, (item, slot, _, _) in running.items():
-            _kill_tree(kid)
+            kill_tree(kid)
             try:
                 os.waitpid(kid, 0)
             except ChildProcessError:

@@ -55,11 +55,20 @@ def nbgrader(args: list[str], root: Path) -> subprocess.CompletedProcess:
     """Run an nbgrader command in ``root``; raise with its log if it fails."""
     env = dict(os.environ)  # nbgrader calls `alembic` by name: put this Python's bin first
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True, text=True,
-                          env=env)
+    command = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        out, err = proc.communicate()
+    except BaseException:  # Ctrl-C, SIGTERM: nbgrader goes, and any kernel it started goes at once
+        from .batch import kill_tree
+
+        kill_tree(proc.pid)
+        proc.wait()
+        raise
     if proc.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{out}\n{err}")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def course_config(root: Path):
