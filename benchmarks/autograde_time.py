@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from nbgrader.api import Gradebook  # noqa: E402
 
+from course_grading import batch  # noqa: E402
 from course_grading.course_root import copy_course_root, lab_names, nbgrader  # noqa: E402
 from tests.submissions import submission, write_submission  # noqa: E402
 
@@ -52,12 +53,17 @@ def time_lab(root: Path, lab: str) -> tuple[float, float, float, float]:
 def main(argv: list[str]) -> int:
     labs = argv or lab_names(REPO / "autograder")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = copy_course_root(REPO / "autograder", Path(tmp) / "autograder")
-        for lab in labs:
-            row = (lab, *time_lab(root, lab))
-            rows.append(row)
-            print(f"{lab}: {row[1]:.1f} s", file=sys.stderr, flush=True)
+    batch.stop_on_sigterm()  # a stop kills nbgrader and its kernel (course_root.nbgrader)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = copy_course_root(REPO / "autograder", Path(tmp) / "autograder")
+            for lab in labs:
+                row = (lab, *time_lab(root, lab))
+                rows.append(row)
+                print(f"{lab}: {row[1]:.1f} s", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print("stopped: no result", file=sys.stderr)
+        return batch.stop_status()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load} (other work on the machine slows the wall time)")
     width = max(len(lab) for lab, *_ in rows)

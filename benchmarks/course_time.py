@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import signal
 import sys
 import threading
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from course_grading import batch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,32 +34,14 @@ def notebooks() -> list[Path]:
         p for p in (REPO / "autograder" / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread as Ctrl-C's KeyboardInterrupt is (see stop_on_signals)."""
-
-
-def stop_on_signals() -> None:
-    """Make SIGTERM stop this process as Ctrl-C does (a KeyboardInterrupt in the main thread), and
-    Ctrl-C stop it even where it was started ignoring SIGINT (a shell's background job)."""
-    def stop(signum, frame):
-        raise Stopped(signum)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def exit_code(stop: KeyboardInterrupt) -> int:
-    """The shell's code for a process ended by ``stop``: 143 for SIGTERM, 130 for Ctrl-C."""
-    return 128 + (stop.args[0] if isinstance(stop, Stopped) else signal.SIGINT)
-
-
 def run(path: Path, budget: str, timeout: int = 1800, keep: Path | None = None) -> tuple[float, str, float]:
     """Seconds to execute ``path`` top to bottom at ``budget``, 'ok' or the first error, and the
     CPU seconds its kernel used (less sensitive than wall time to other jobs on the machine).
 
     The notebook runs in a thread, where nbclient installs no signal handlers of its own (in the
     main thread it takes SIGTERM and Ctrl-C for itself, shuts the kernel down, and the caller
-    carries on with the next notebook). A KeyboardInterrupt here kills the kernel's process
-    group and is raised again."""
+    carries on with the next notebook). A KeyboardInterrupt here kills the kernel and what it
+    started, and is raised again."""
     nb = nbformat.read(path, as_version=4)
     os.environ["COURSE_BUDGET"] = budget
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -79,8 +62,12 @@ def run(path: Path, budget: str, timeout: int = 1800, keep: Path | None = None) 
         while worker.is_alive():
             worker.join(0.2)
     except KeyboardInterrupt:
-        kill_kernel(client)
-        worker.join(30)
+        deadline = time.monotonic() + 30
+        while worker.is_alive() and time.monotonic() < deadline:  # again if it was still starting
+            process = getattr(getattr(client.km, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                batch.kill_tree(process.pid)
+            worker.join(0.5)
         raise
     seconds = time.perf_counter() - start
     status = "ok"
@@ -94,19 +81,6 @@ def run(path: Path, budget: str, timeout: int = 1800, keep: Path | None = None) 
     return seconds, status, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def kill_kernel(client: NotebookClient) -> None:
-    """SIGKILL the kernel's process group (jupyter_client starts each kernel in a session of its own)."""
-    provisioner = getattr(client.km, "provisioner", None)
-    process = getattr(provisioner, "process", None)
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(getattr(provisioner, "pgid", None) or process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(10)
-
-
 def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", choices=["ci", "cpu", "gpu"], default="ci")
@@ -116,7 +90,7 @@ def main() -> dict:
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="write the executed notebooks (the VAR=1 side) to DIR")
     args = parser.parse_args()
-    stop_on_signals()
+    batch.stop_on_sigterm()
     os.environ.pop("CI", None)  # COURSE_BUDGET decides
     sides = ("0", "1") if args.compare else ("",)
     rows: dict[str, dict] = {side: {} for side in sides}
@@ -148,6 +122,6 @@ def main() -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except KeyboardInterrupt as stop:
+    except KeyboardInterrupt:
         print("stopped: no result", file=sys.stderr)
-        sys.exit(exit_code(stop))
+        sys.exit(batch.stop_status())

@@ -45,6 +45,7 @@ import tensorflow as tf  # noqa: E402
 import throughput  # noqa: E402
 
 from course import data, results, runtime, training  # noqa: E402
+from course_grading import batch  # noqa: E402
 
 PARTS = ("throughput", "quality", "course")
 NOTEBOOK_TARGET_S = 600  # every notebook at full scale under 10 minutes on one GPU
@@ -116,7 +117,7 @@ def main() -> int:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
-    course_time.stop_on_signals()
+    batch.stop_on_sigterm()
     for gpu in tf.config.list_physical_devices("GPU"):  # TensorFlow takes all of it by default, and
         tf.config.experimental.set_memory_growth(gpu, True)  # the notebooks' kernels need it after us
     scale = args.budget or ("ci" if args.quick else "gpu")
@@ -136,11 +137,11 @@ def main() -> int:
             measure_quality(figures, capped)
         if "course" in parts:
             measure_course(figures, scale, args.notebooks)
-    except KeyboardInterrupt as stop:
-        name = signal.Signals(course_time.exit_code(stop) - 128).name
+    except KeyboardInterrupt:
+        name = signal.Signals(batch.stop_status() - 128).name
         figures.write(complete=False, stopped=f"{name} after {time.perf_counter() - start:.0f} s")
         print(f"stopped by {name}: {len(figures.items)} figures kept", file=sys.stderr)
-        return course_time.exit_code(stop)
+        return batch.stop_status()
     figures.add("total", seconds=time.perf_counter() - start)
     print(json.dumps(figures.write(complete=True)), flush=True)
     return 0

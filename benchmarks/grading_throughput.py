@@ -32,12 +32,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the test fixtures build the students' notebooks
 
-from course_grading import pipeline, records  # noqa: E402
+from course_grading import batch, pipeline, records  # noqa: E402
 from course_grading.autograde.job import default_workers  # noqa: E402
 from course_grading.course_root import copy_course_root, nbgrader  # noqa: E402
 from tests.submissions import Lab, returns_none, to_bytes, venv_first_on_path  # noqa: E402
 
 LAB = "lab02_dense_autoencoder"
+GRACE = 60  # seconds a stopped course-grade gets to stop its jobs (nbgrader is killed at once)
 
 
 STOCK = """
@@ -89,13 +90,19 @@ class Timed:
         self.peak_mb = max(self.peak_mb, other.peak_mb)
 
 
-def run(command: list[str], cwd: Path | None = None) -> tuple[Timed, str]:
+def run(command: list[str], cwd: Path | None = None, grace: float = 0) -> tuple[Timed, str]:
+    """Run ``command`` and time it. A stop (Ctrl-C, SIGTERM) is passed on to it: ``grace`` seconds
+    to stop by itself (``course-grade`` cleans up after its jobs), then what is left is killed."""
     env = venv_first_on_path()
     busy, start = busy_core_seconds(), time.monotonic()
     proc = subprocess.Popen(command, cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)  # usage covers the process and the children it waited for
+    try:
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # usage covers the process and the children it waited for
+    except BaseException:
+        batch.stop_child(proc, grace)
+        raise
     wall, busy = time.monotonic() - start, busy_core_seconds() - busy
     if os.waitstatus_to_exitcode(status):
         raise RuntimeError(f"{' '.join(command)} failed:\n{out[-3000:]}")
@@ -122,7 +129,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="course-grade goes first in the first round (to pair with a run without it)")
     parser.add_argument("--keep", action="store_true", help="keep the course roots (printed)")
     args = parser.parse_args(argv)
+    batch.stop_on_sigterm()
     work = Path(tempfile.mkdtemp(prefix="grading-bench-"))
+    try:
+        return measure(args, work)
+    except KeyboardInterrupt:
+        print("stopped: no result", file=sys.stderr)
+        return batch.stop_status()
+    finally:
+        if args.keep:
+            print(f"course roots kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, work: Path) -> int:
     serial, ours = course_copy(work / "serial", stock=args.serial == "stock"), course_copy(work / "ours")
     lab = Lab.load(LAB, ours)
     students = class_of(lab, args.students)
@@ -132,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             folder.mkdir(parents=True)
             (folder / f"{LAB}.ipynb").write_bytes(data)
     grade = [sys.executable, "-m", "course_grading", "--course-root", str(ours)]
-    prep = run([*grade, "ingest", LAB, str(inbox)])[0].wall + run([*grade, "repair", LAB])[0].wall
+    prep = (run([*grade, "ingest", LAB, str(inbox)], grace=GRACE)[0].wall
+            + run([*grade, "repair", LAB], grace=GRACE)[0].wall)
 
     ids = list(students)
     rounds = [ids[i::args.rounds] for i in range(args.rounds)]
@@ -153,14 +175,15 @@ def main(argv: list[str] | None = None) -> int:
             nonlocal out
             threads = [] if args.kernel_threads is None else ["--kernel-threads", str(args.kernel_threads)]
             threads += ["--cold"] if args.cold else []
-            timed, out = run([*grade, "autograde", LAB, *group, "--workers", str(args.workers), *threads])
+            timed, out = run([*grade, "autograde", LAB, *group, "--workers", str(args.workers), *threads],
+                             grace=GRACE)
             ours_t.add(timed)
 
         (work / "done").mkdir(exist_ok=True)
         serial_first = (number + args.ours_first) % 2 == 0
         for side in ((serial_side, our_side) if serial_first else (our_side, serial_side)):
             side()
-    feedback = run([*grade, "feedback", LAB, "--workers", str(args.workers)])[0].wall
+    feedback = run([*grade, "feedback", LAB, "--workers", str(args.workers)], grace=GRACE)[0].wall
 
     serial_scores, our_scores = pipeline.final_scores(serial, LAB), pipeline.final_scores(ours, LAB)
     totals = {s: sum(v for v, _ in cells.values()) for s, cells in serial_scores.items()}
@@ -216,10 +239,6 @@ def main(argv: list[str] | None = None) -> int:
         "judge_seconds_max": round(max(judged), 2) if judged else None, "per_student_split_s": split,
         "warm": not args.cold,
         "isolation": [line for line in out.splitlines() if line.startswith("isolation")]}))
-    if args.keep:
-        print(f"course roots kept in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
     return 1 if mismatched else 0
 
 

@@ -1,9 +1,13 @@
-"""benchmarks/gpu_full_scale.py runs where no GPU is (``--quick``: the ci budget), so the day a
+"""The benchmarks run, and stop as every command of the course must.
+
+benchmarks/gpu_full_scale.py runs where no GPU is (``--quick``: the ci budget), so the day a
 GPU is lent it measures instead of failing: it once imported a function throughput.py no
-longer had and had never run. A stop keeps the figures it finished and leaves no kernel."""
+longer had and had never run. Ctrl-C or SIGTERM keeps the figures it finished and leaves no
+kernel; autograde_time.py's stop leaves neither nbgrader nor the kernel nbgrader started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -28,10 +32,15 @@ import throughput  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
+def default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal gives it (a test worker may have set it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(save: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--save", str(save), *args],
                             cwd=REPO, env=venv_first_on_path(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def test_every_part_runs_and_the_report_shows_it(tmp_path):
@@ -76,27 +85,49 @@ def kernels_of(proc: subprocess.Popen) -> list[psutil.Process]:
     return [p for p in children if "ipykernel" in " ".join(p.cmdline())]
 
 
-@pytest.mark.parametrize("stop, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_stop_keeps_the_finished_figures_and_leaves_no_kernel(tmp_path, stop, code):
+def stop_once_a_kernel_runs(proc: subprocess.Popen, stop: signal.Signals) -> tuple[list[str], str]:
+    """Send ``stop`` to ``proc`` a few seconds after a kernel started under it, and check that it
+    exits 128 + the signal and that none of its processes is left (the kernel included, which
+    jupyter_client starts in a session of its own). Their command lines, and its stderr."""
+    deadline = time.monotonic() + 120
+    while not kernels_of(proc) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert kernels_of(proc), "no kernel started"
+    time.sleep(3)  # the notebook is running its cells
+    family = psutil.Process(proc.pid).children(recursive=True)
+    commands = []
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            commands.append(" ".join(p.cmdline()))
+    proc.send_signal(stop)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 128 + stop, err[-3000:]
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"left running: {alive}"
+    return commands, err
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_keeps_the_finished_figures_and_leaves_no_kernel(tmp_path, stop):
     save = tmp_path / "gpu.json"
     proc = start(save, "--parts", "course", "--notebooks", "04_auto")  # over a minute at ci
-    deadline = time.monotonic() + 120
-    kernels: list[psutil.Process] = []
-    while not kernels and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-        kernels = kernels_of(proc)
-    assert kernels, "no kernel started"
-    time.sleep(3)  # the notebook is running its cells
-    proc.send_signal(stop)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err[-3000:]
-    gone, alive = psutil.wait_procs(kernels, timeout=10)
-    assert not alive, f"kernels left running: {alive}"
+    _, err = stop_once_a_kernel_runs(proc, stop)
     saved = json.loads(save.read_text())
     assert not saved["complete"] and saved["stopped"].startswith(signal.Signals(stop).name)
     assert [f["figure"] for f in saved["figures"]] == ["device"]  # the notebook did not finish
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu.json"]  # no half-written file
     assert "figures kept" in err
+
+
+def test_a_stopped_nbgrader_takes_its_kernel_with_it():
+    proc = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "autograde_time.py"),
+                             "lab01_curse_and_pca"], cwd=REPO, env=venv_first_on_path(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
+    commands, err = stop_once_a_kernel_runs(proc, signal.SIGTERM)
+    assert any("nbgrader autograde" in c for c in commands), commands  # both were running, and
+    assert any("ipykernel" in c for c in commands), commands  # stop_once_a_kernel_runs saw them go
+    assert "stopped: no result" in err
 
 
 def test_an_unknown_part_is_refused_with_the_choices(tmp_path):
